@@ -1,0 +1,48 @@
+"""`python -m gfopt`: the Hydra app (and `python -m gfopt zoo ...` for the LLM model zoo)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from gfopt.config import register_configs
+from gfopt.errors import ConfigError, InputError
+
+
+def conf_dir() -> str:
+    """The config tree: shipped inside the wheel as gfopt/conf, or the top-level conf/ of a checkout."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "conf"
+    return str(packaged if packaged.is_dir() else here.parent / "conf")
+
+
+register_configs()
+
+
+@hydra.main(version_base="1.3", config_path=conf_dir(), config_name="config")
+def hydra_main(cfg: DictConfig) -> float:
+    """Hydra task: returns the run's objective so sweepers can optimize it."""
+    from gfopt.app import execute
+
+    try:
+        return execute(cfg, Path(HydraConfig.get().runtime.output_dir))
+    except (ConfigError, InputError) as e:
+        print(f"gfopt: error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+def main() -> None:
+    """Console entry point."""
+    if len(sys.argv) > 1 and sys.argv[1] == "zoo":
+        from gfopt.problems.llm_evo.zoo import cli
+
+        sys.exit(cli(sys.argv[2:]))
+    hydra_main()
+
+
+if __name__ == "__main__":
+    main()

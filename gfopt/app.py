@@ -1,0 +1,111 @@
+"""The run pipeline behind `python -m gfopt`: config -> problem + engine -> run -> files in the run dir."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from gfopt.core.callbacks import Checkpoint, History, ProgressBar
+from gfopt.core.checkpoint import atomic_write_json
+from gfopt.core.config import ConfigError
+from gfopt.core.engine import Budget, run
+
+log = logging.getLogger("gfopt")
+
+RESULT_FILE = "result.json"
+HISTORY_FILE = "history.jsonl"
+CHECKPOINT_FILE = "checkpoint.npz"
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """Hash of everything that changes the search (the whole resolved config minus `hydra`)."""
+    d = OmegaConf.to_container(cfg, resolve=True)
+    d.pop("hydra", None)
+    for k in ("resume", "progress", "checkpoint_every"):
+        d.pop(k, None)
+    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def validate(cfg: DictConfig) -> None:
+    """Run every schema's value checks (dataclass `__post_init__`) before any work starts."""
+    try:
+        OmegaConf.to_object(cfg)
+    except ConfigError:
+        raise
+    except Exception as e:  # omegaconf wraps errors raised inside __post_init__
+        cause = e
+        while cause is not None and not isinstance(cause, ConfigError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is not None:
+            raise cause from None
+        raise
+
+
+def execute(cfg: DictConfig, outdir: Path) -> float:
+    """Run one configured search into `outdir`; return the objective (best fitness) as a float."""
+    validate(cfg)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    problem = instantiate(cfg.problem, _convert_="object")
+    engine = instantiate(cfg.engine, _convert_="object")
+    rng = np.random.default_rng(cfg.seed)
+
+    digest = config_hash(cfg)
+    ckpt = Checkpoint(outdir / CHECKPOINT_FILE, every=cfg.checkpoint_every)
+    state = _resume_state(ckpt, digest) if cfg.resume else None
+    if state is not None:
+        log.info("resuming from %s at step %d", ckpt.path, state["steps"])
+    marker = outdir / ".config_hash"
+    marker.write_text(digest)
+    budget = Budget(**OmegaConf.to_container(cfg.budget))
+    callbacks = [
+        ProgressBar(total=budget.steps, desc=str(cfg.problem.get("name", "gfopt")), enabled=_progress(cfg)),
+        History(outdir / HISTORY_FILE),
+        ckpt,
+    ]
+    result = run(problem, engine, rng, budget, callbacks, state=state)
+
+    problem.save(result.best, outdir / "best")
+    extra = problem.finalize(result, outdir)
+    summary: dict[str, Any] = {
+        "objective": float(result.best_fitness),
+        "sense": problem.sense,
+        "problem": cfg.problem.get("name"),
+        "engine": cfg.engine._target_.rsplit(".", 1)[-1],
+        "seed": int(cfg.seed),
+        "steps": result.steps,
+        "evaluations": result.evaluations,
+        "stopped_by": result.stopped_by,
+        "config_hash": digest,
+    }
+    summary.update(extra)
+    summary["wall_time_s"] = round(result.wall_time_s, 3)
+    atomic_write_json(outdir / RESULT_FILE, summary)
+    log.info("objective %.6g after %d steps, %d evaluations -> %s", result.best_fitness, result.steps,
+             result.evaluations, outdir)
+    return float(result.best_fitness)
+
+
+def _progress(cfg: DictConfig) -> str | bool:
+    p = cfg.progress
+    return p if isinstance(p, bool) else str(p)
+
+
+def _resume_state(ckpt: Checkpoint, digest: str) -> dict[str, Any] | None:
+    state = ckpt.load()
+    if state is None:
+        return None
+    marker = ckpt.path.parent / ".config_hash"
+    if marker.exists() and marker.read_text().strip() != digest:
+        raise ConfigError(
+            f"resume: {ckpt.path} was written by a different configuration; "
+            "use a new hydra.run.dir or pass resume=false to start over"
+        )
+    return state

@@ -1,0 +1,42 @@
+"""Register every structured-config schema in Hydra's ConfigStore (imported before composition).
+
+Each YAML in `conf/` lists its schema first in its defaults list (`- /schema/<group>/<name>@_here_`), so Hydra types
+the node and rejects unknown keys and wrong types at start.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from hydra.core.config_store import ConfigStore
+
+from gfopt.core.config import GfoptConfig, LocalSearchEngineConfig, PopulationEngineConfig
+
+# Problem packages whose `config` module defines `register(cs)`; torch-free by contract.
+PROBLEM_CONFIG_MODULES = (
+    "gfopt.problems.tsp",
+    "gfopt.problems.dag_topo.config",
+    "gfopt.problems.llm_evo.config",
+)
+
+_registered = False
+
+
+def register_configs() -> None:
+    """Idempotent: store the schemas of the core and of every problem."""
+    global _registered
+    if _registered:
+        return
+    cs = ConfigStore.instance()
+    cs.store(group="schema", name="gfopt", node=GfoptConfig)
+    cs.store(group="schema/engine", name="population", node=PopulationEngineConfig)
+    cs.store(group="schema/engine", name="local_search", node=LocalSearchEngineConfig)
+    for mod in PROBLEM_CONFIG_MODULES:
+        try:
+            module = importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name is not None and mod.startswith(e.name):
+                continue  # problem package not present
+            raise
+        module.register(cs)
+    _registered = True

@@ -1,0 +1,109 @@
+"""Structured-config schemas for the core (top level, budget, engines) and their value checks.
+
+Hydra merges every YAML onto these dataclasses, so an unknown key or a wrong type fails at start;
+`__post_init__` checks values (run through `OmegaConf.to_object` before any work starts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import MISSING
+
+
+class ConfigError(ValueError):
+    """A bad configuration value: the message names the key and the fix, on one line."""
+
+
+def check(cond: bool, key: str, msg: str) -> None:
+    """Raise `ConfigError('key: msg')` unless `cond`."""
+    if not cond:
+        raise ConfigError(f"{key}: {msg}")
+
+
+def check_rate(value: float, key: str) -> None:
+    """A probability or fraction must lie in [0, 1]."""
+    check(0.0 <= value <= 1.0, key, f"must be in [0, 1], got {value}")
+
+
+@dataclass
+class BudgetConfig:
+    steps: int | None = None
+    evaluations: int | None = None
+    wall_time_s: float | None = None
+
+    def __post_init__(self) -> None:
+        for k in ("steps", "evaluations", "wall_time_s"):
+            v = getattr(self, k)
+            check(v is None or v > 0, f"budget.{k}", f"must be positive or null, got {v}")
+
+
+@dataclass
+class PopulationEngineConfig:
+    _target_: str = "gfopt.core.evolution.PopulationEngine"
+    population_size: int = 10
+    selection: Any = MISSING
+    crossover: Any = None
+    mutation: Any = None
+    succession: Any = None
+    crossover_rate: float = 0.8
+    individual_mutation_rate: float = 0.15
+    max_population: int | None = None
+    patience: int | None = None
+
+    def __post_init__(self) -> None:
+        check(self.population_size >= 2, "engine.population_size", f"must be >= 2, got {self.population_size}")
+        check_rate(self.crossover_rate, "engine.crossover_rate")
+        check_rate(self.individual_mutation_rate, "engine.individual_mutation_rate")
+        mp = self.max_population
+        check(mp is None or mp >= self.population_size, "engine.max_population",
+              f"must be null or >= population_size ({self.population_size}), got {mp}")
+        check(self.patience is None or self.patience >= 1, "engine.patience", "must be >= 1 or null")
+        for op in ("selection", "crossover", "mutation", "succession"):
+            _check_operator(getattr(self, op), f"engine.{op}")
+
+
+@dataclass
+class LocalSearchEngineConfig:
+    _target_: str = "gfopt.core.local_search.LocalSearchEngine"
+    neighbourhood: Any = None
+    multi_accept: bool = True
+    max_escalations: int | None = None
+    restarts: int = 0
+
+    def __post_init__(self) -> None:
+        check(self.restarts >= 0, "engine.restarts", f"must be >= 0, got {self.restarts}")
+        me = self.max_escalations
+        check(me is None or me >= 0, "engine.max_escalations", f"must be >= 0 or null, got {me}")
+        _check_operator(self.neighbourhood, "engine.neighbourhood")
+
+
+def _check_operator(node: Any, key: str) -> None:
+    if node is None:
+        return
+    check(isinstance(node, dict) and "_target_" in node, key, "must be null or a mapping with a _target_")
+    for name in ("rate", "gene_rate", "elite_fraction", "density"):
+        if name in node and node[name] is not None:
+            check_rate(float(node[name]), f"{key}.{name}")
+    if "sigma" in node:
+        check(float(node["sigma"]) >= 0, f"{key}.sigma", f"must be >= 0, got {node['sigma']}")
+
+
+@dataclass
+class GfoptConfig:
+    """Top level: `problem` and `engine` are typed by their own group schemas."""
+
+    problem: Any = MISSING
+    engine: Any = MISSING
+    seed: int = 0
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    checkpoint_every: int = 1
+    resume: bool = True
+    progress: str = "auto"
+    optimized_metric: str | None = None
+
+    def __post_init__(self) -> None:
+        check(self.seed >= 0, "seed", f"must be a non-negative integer, got {self.seed}")
+        check(self.checkpoint_every >= 1, "checkpoint_every", "must be >= 1")
+        check(self.progress in ("auto", "true", "false"), "progress", "must be auto, true or false")

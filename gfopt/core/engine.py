@@ -1,0 +1,245 @@
+"""The `Engine` contract (ask/tell/stop/result/state_dict) and the one `run` loop that drives it.
+
+An engine's step (a generation, a local-search iteration) is a generator that yields batches of
+genomes and receives their fitness, so the caller owns evaluation (batching, caching, devices) and the
+engine owns only the search logic. Checkpoints are taken between steps.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Generator, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gfopt.core.problem import Genome, Problem
+
+StepGenerator = Generator[list[Genome], np.ndarray, None]
+
+
+@dataclass
+class Budget:
+    """When to stop: any limit that is reached ends the run (checked between steps)."""
+
+    steps: int | None = None
+    evaluations: int | None = None
+    wall_time_s: float | None = None
+
+    def exhausted(self, steps: int, evaluations: int, seconds: float) -> str | None:
+        """Name of the first exhausted limit, or None."""
+        if self.steps is not None and steps >= self.steps:
+            return "steps"
+        if self.evaluations is not None and evaluations >= self.evaluations:
+            return "evaluations"
+        if self.wall_time_s is not None and seconds >= self.wall_time_s:
+            return "wall_time"
+        return None
+
+
+@dataclass
+class RunResult:
+    """What a run returns: the best genome ever evaluated and the final population."""
+
+    best: Genome
+    best_fitness: float
+    steps: int
+    evaluations: int
+    wall_time_s: float
+    stopped_by: str
+    population: list[Genome] = field(default_factory=list)
+    fitness: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+
+class Engine(ABC):
+    """Base class: subclasses implement `_step` (and `_state`/`_load_state` for their own fields)."""
+
+    def __init__(self) -> None:
+        self.problem: Problem | None = None
+        self.rng: np.random.Generator | None = None
+        self.steps = 0
+        self.evaluations = 0
+        self.elapsed_s = 0.0
+        self.best: Genome | None = None
+        self.best_fitness = float("nan")
+        self.converged = False
+        self.step_done = False
+        self._gen: StepGenerator | None = None
+        self._pending: list[Genome] | None = None
+
+    # ----------------------------------------------------------------- wiring
+    def setup(self, problem: Problem, rng: np.random.Generator) -> None:
+        """Bind the problem and the run's single random generator."""
+        self.problem = problem
+        self.rng = rng
+
+    def _better(self, a: float, b: float) -> bool:
+        if np.isnan(b):
+            return not np.isnan(a)
+        return self.problem.better(a, b)
+
+    def scores(self, fitness: np.ndarray) -> np.ndarray:
+        """Fitness turned into 'higher is better', the form every operator works with."""
+        fitness = np.asarray(fitness, dtype=float)
+        return fitness if self.problem.sense == "max" else -fitness
+
+    # ----------------------------------------------------------------- ask / tell
+    @abstractmethod
+    def _step(self) -> StepGenerator:
+        """One step: `fitness = yield genomes` as often as needed, then return."""
+
+    def ask(self) -> list[Genome]:
+        """The next batch to evaluate (empty when the step needed no evaluation)."""
+        if self._pending is None:
+            self._gen = self._step()
+            try:
+                self._pending = next(self._gen)
+            except StopIteration:
+                self._finish_step()
+                return []
+        return self._pending
+
+    def tell(self, genomes: Sequence[Genome], fitness: np.ndarray) -> None:
+        """Report the fitness of the batch returned by `ask`."""
+        if self._gen is None:
+            return
+        fitness = np.asarray(fitness, dtype=float).reshape(-1)
+        if len(fitness) != len(genomes):
+            raise ValueError(f"tell: got {len(fitness)} fitness values for {len(genomes)} genomes")
+        self.evaluations += len(genomes)
+        for g, f in zip(genomes, fitness, strict=True):
+            if self._better(float(f), self.best_fitness):
+                self.best, self.best_fitness = g, float(f)
+        try:
+            self._pending = self._gen.send(fitness)
+        except StopIteration:
+            self._finish_step()
+
+    def _finish_step(self) -> None:
+        self._gen = None
+        self._pending = None
+        self.steps += 1
+        self.step_done = True
+
+    def stop(self) -> bool:
+        """True when the engine has nothing left to do (converged, or early stop)."""
+        return self.converged
+
+    @property
+    def result(self) -> tuple[Genome, float]:
+        """(best genome, best fitness) so far."""
+        return self.best, self.best_fitness
+
+    def population(self) -> tuple[list[Genome], np.ndarray]:
+        """The current population and its fitness (a single point for local search)."""
+        return ([self.best], np.array([self.best_fitness])) if self.best is not None else ([], np.empty(0))
+
+    def status(self) -> dict[str, Any]:
+        """Numbers that describe the last step, for progress bars and history files."""
+        _, fit = self.population()
+        out: dict[str, Any] = {"step": self.steps, "evaluations": self.evaluations, "best": self.best_fitness}
+        if len(fit):
+            out["mean"] = float(np.mean(fit))
+            out["worst"] = float(np.min(fit) if self.problem.sense == "max" else np.max(fit))
+            out["size"] = len(fit)
+        return out
+
+    # ----------------------------------------------------------------- state
+    def _state(self) -> dict[str, Any]:
+        return {}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue the run exactly: counters, best, RNG, subclass state."""
+        if self._gen is not None:
+            raise RuntimeError("state_dict is only defined between steps")
+        p = self.problem
+        return {
+            "steps": self.steps,
+            "evaluations": self.evaluations,
+            "elapsed_s": self.elapsed_s,
+            "converged": self.converged,
+            "best": None if self.best is None else p.to_array(self.best),
+            "best_fitness": self.best_fitness,
+            "rng": self.rng.bit_generator.state,
+            "engine": self._state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Inverse of `state_dict`; call after `setup`."""
+        self.steps = int(state["steps"])
+        self.evaluations = int(state["evaluations"])
+        self.elapsed_s = float(state["elapsed_s"])
+        self.converged = bool(state["converged"])
+        self.best = None if state["best"] is None else self.problem.from_array(state["best"])
+        self.best_fitness = float(state["best_fitness"])
+        self.rng.bit_generator.state = state["rng"]
+        self._load_state(state["engine"])
+
+
+class Callback:
+    """Hooks called by `run`; subclass and override what you need."""
+
+    def on_start(self, engine: Engine) -> None:
+        """Before the first step (also after a resume)."""
+
+    def on_step(self, engine: Engine, status: dict[str, Any]) -> None:
+        """After every completed step."""
+
+    def on_end(self, engine: Engine, result: RunResult) -> None:
+        """Once, after the last step."""
+
+
+def run(
+    problem: Problem,
+    engine: Engine,
+    rng: np.random.Generator,
+    budget: Budget | None = None,
+    callbacks: Iterable[Callback] = (),
+    state: dict[str, Any] | None = None,
+) -> RunResult:
+    """Drive `engine` on `problem` until it stops or the budget runs out; resume from `state` if given."""
+    budget = budget or Budget()
+    callbacks = list(callbacks)
+    engine.setup(problem, rng)
+    if state is not None:
+        engine.load_state_dict(state)
+    for cb in callbacks:
+        cb.on_start(engine)
+    t0 = time.perf_counter() - engine.elapsed_s
+    while True:
+        engine.elapsed_s = time.perf_counter() - t0
+        if engine.stop():
+            stopped_by = "converged"
+            break
+        stopped_by = budget.exhausted(engine.steps, engine.evaluations, engine.elapsed_s)
+        if stopped_by:
+            break
+        batch = engine.ask()
+        fitness = problem.evaluate(batch) if len(batch) else np.empty(0)
+        engine.tell(batch, fitness)
+        if engine.step_done:
+            engine.step_done = False
+            engine.elapsed_s = time.perf_counter() - t0
+            status = engine.status()
+            status["seconds"] = engine.elapsed_s
+            for cb in callbacks:
+                cb.on_step(engine, status)
+    pop, fit = engine.population()
+    result = RunResult(
+        best=engine.best,
+        best_fitness=engine.best_fitness,
+        steps=engine.steps,
+        evaluations=engine.evaluations,
+        wall_time_s=engine.elapsed_s,
+        stopped_by=stopped_by,
+        population=pop,
+        fitness=fit,
+    )
+    for cb in callbacks:
+        cb.on_end(engine, result)
+    return result

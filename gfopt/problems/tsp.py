@@ -1,0 +1,67 @@
+"""A small travelling-salesman problem on random cities: the core's demo and test problem for permutations."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gfopt.core.config import check
+from gfopt.core.operators.permutation import SwapNeighbourhood
+from gfopt.core.problem import Problem
+
+
+@dataclass
+class TspConfig:
+    _target_: str = "gfopt.problems.tsp.TspProblem"
+    name: str = "tsp"
+    cities: int = 12
+    instance_seed: int = 0
+
+    def __post_init__(self) -> None:
+        check(self.cities >= 3, "problem.cities", f"must be >= 3, got {self.cities}")
+
+
+def tour_lengths(dist: np.ndarray, tours: np.ndarray) -> np.ndarray:
+    """Closed-tour lengths for a batch of tours (rows), vectorized."""
+    tours = np.atleast_2d(tours)
+    return dist[tours, np.roll(tours, -1, axis=1)].sum(axis=1)
+
+
+class TspProblem(Problem):
+    """Minimize the closed tour length through `cities` uniform random points in the unit square."""
+
+    sense = "min"
+
+    def __init__(self, name: str = "tsp", cities: int = 12, instance_seed: int = 0,
+                 coords: np.ndarray | None = None) -> None:
+        self.name = name
+        if coords is None:
+            coords = np.random.default_rng(instance_seed).random((cities, 2))
+        self.coords = np.asarray(coords, dtype=float)
+        self.dist = np.linalg.norm(self.coords[:, None] - self.coords[None], axis=-1)
+
+    def initial(self, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+        return [rng.permutation(len(self.coords)) for _ in range(n)]
+
+    def evaluate(self, genomes: Sequence[np.ndarray]) -> np.ndarray:
+        return tour_lengths(self.dist, np.asarray(genomes))
+
+    def default_neighbourhood(self) -> SwapNeighbourhood:
+        """Local search on tours: all position swaps."""
+        return SwapNeighbourhood()
+
+    def finalize(self, result: Any, outdir: Path) -> dict[str, Any]:
+        return {"tour": [int(x) for x in result.best], "length": float(result.best_fitness)}
+
+    def save(self, genome: np.ndarray, path: Path) -> None:
+        Path(path).with_suffix(".json").write_text(json.dumps([int(x) for x in genome]))
+
+
+def register(cs: Any) -> None:
+    """Store the schema in Hydra's ConfigStore."""
+    cs.store(group="schema/problem", name="tsp", node=TspConfig)
