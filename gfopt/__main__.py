@@ -41,6 +41,14 @@ def main() -> None:
         from gfopt.problems.llm_evo.zoo import cli
 
         sys.exit(cli(sys.argv[2:]))
+    args = sys.argv[1:]
+    if args and not any(a.startswith("-") for a in args):  # a single run: check the config first
+        from gfopt.precheck import precheck
+
+        error = precheck(conf_dir(), args)
+        if error:
+            print(f"gfopt: error: {error}", file=sys.stderr)
+            sys.exit(2)
     hydra_main()
 
 

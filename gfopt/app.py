@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -16,6 +17,7 @@ from gfopt.core.callbacks import Checkpoint, History, ProgressBar
 from gfopt.core.checkpoint import atomic_write_json
 from gfopt.core.config import ConfigError
 from gfopt.core.engine import Budget, run
+from gfopt.errors import InputError
 
 log = logging.getLogger("gfopt")
 
@@ -53,8 +55,8 @@ def execute(cfg: DictConfig, outdir: Path) -> float:
     validate(cfg)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    problem = instantiate(cfg.problem, _convert_="object")
-    engine = instantiate(cfg.engine, _convert_="object")
+    problem = _build(cfg.problem, "problem")
+    engine = _build(cfg.engine, "engine")
     rng = np.random.default_rng(cfg.seed)
 
     digest = config_hash(cfg)
@@ -91,6 +93,18 @@ def execute(cfg: DictConfig, outdir: Path) -> float:
     log.info("objective %.6g after %d steps, %d evaluations -> %s", result.best_fitness, result.steps,
              result.evaluations, outdir)
     return float(result.best_fitness)
+
+
+def _build(node: DictConfig, key: str) -> Any:
+    """Instantiate a `_target_` node; a bad argument becomes a one-line ConfigError naming the key."""
+    try:
+        return instantiate(node, _convert_="object")
+    except InstantiationException as e:
+        cause = e.__cause__
+        if isinstance(cause, ConfigError | InputError):
+            raise cause from None
+        detail = str(cause or e).strip().splitlines()[0]
+        raise ConfigError(f"{key}: cannot build {node.get('_target_')}: {detail}") from None
 
 
 def _progress(cfg: DictConfig) -> str | bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +22,11 @@ class TspConfig:
     name: str = "tsp"
     cities: int = 12
     instance_seed: int = 0
+    delay_s: float = 0.0  # simulated cost per evaluated batch (demos of progress, checkpoints, sweeps)
 
     def __post_init__(self) -> None:
         check(self.cities >= 3, "problem.cities", f"must be >= 3, got {self.cities}")
+        check(self.delay_s >= 0, "problem.delay_s", f"must be >= 0, got {self.delay_s}")
 
 
 def tour_lengths(dist: np.ndarray, tours: np.ndarray) -> np.ndarray:
@@ -37,9 +40,10 @@ class TspProblem(Problem):
 
     sense = "min"
 
-    def __init__(self, name: str = "tsp", cities: int = 12, instance_seed: int = 0,
+    def __init__(self, name: str = "tsp", cities: int = 12, instance_seed: int = 0, delay_s: float = 0.0,
                  coords: np.ndarray | None = None) -> None:
         self.name = name
+        self.delay_s = delay_s
         if coords is None:
             coords = np.random.default_rng(instance_seed).random((cities, 2))
         self.coords = np.asarray(coords, dtype=float)
@@ -49,6 +53,8 @@ class TspProblem(Problem):
         return [rng.permutation(len(self.coords)) for _ in range(n)]
 
     def evaluate(self, genomes: Sequence[np.ndarray]) -> np.ndarray:
+        if self.delay_s:
+            time.sleep(self.delay_s)
         return tour_lengths(self.dist, np.asarray(genomes))
 
     def default_neighbourhood(self) -> SwapNeighbourhood:
