@@ -1,0 +1,111 @@
+"""Structured-config schema of the `dag_topo` problem (torch-free: imported before Hydra composes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gfopt.core.config import check
+
+GRAPHS = ("ER", "SF")
+NOISES = ("gauss", "exp", "gumbel", "uniform")
+SEMS = ("linear", "logistic", "poisson")
+SCORES = ("least_squares", "logistic", "mlp")
+H_FORMS = ("logdet", "exp", "poly")
+SIZES = ("full", "auto")
+
+
+@dataclass
+class DagDataConfig:
+    """Where X comes from: a file (`path`) or a NOTEARS-style simulation (the other keys)."""
+
+    path: str | None = None
+    graph: str = "ER"
+    k: int = 2
+    d: int = 20
+    n: int = 1000
+    noise: str = "gauss"
+    sem: str = "linear"
+    seed: int = 0
+    center: bool | None = None
+    standardize: bool = False
+
+    def __post_init__(self) -> None:
+        check(self.graph in GRAPHS, "problem.data.graph", f"must be one of {GRAPHS}, got {self.graph!r}")
+        check(self.noise in NOISES, "problem.data.noise", f"must be one of {NOISES}, got {self.noise!r}")
+        check(self.sem in SEMS, "problem.data.sem", f"must be one of {SEMS}, got {self.sem!r}")
+        check(self.d >= 2, "problem.data.d", f"must be >= 2, got {self.d}")
+        check(self.n >= 2, "problem.data.n", f"must be >= 2, got {self.n}")
+        check(self.k >= 1, "problem.data.k", f"must be >= 1, got {self.k}")
+        check(self.seed >= 0, "problem.data.seed", f"must be >= 0, got {self.seed}")
+
+
+@dataclass
+class DagScoreConfig:
+    """The objective Q(W; X) and its per-node inner solver."""
+
+    type: str = "least_squares"
+    lambda1: float = 0.0
+    lambda2: float = 0.0
+    hidden: int = 10
+    max_iter: int = 500
+    tol: float = 1e-6
+
+    def __post_init__(self) -> None:
+        check(self.type in SCORES, "problem.score.type", f"must be one of {SCORES}, got {self.type!r}")
+        check(self.lambda1 >= 0, "problem.score.lambda1", f"must be >= 0, got {self.lambda1}")
+        check(self.lambda2 >= 0, "problem.score.lambda2", f"must be >= 0, got {self.lambda2}")
+        check(self.hidden >= 1, "problem.score.hidden", f"must be >= 1, got {self.hidden}")
+        check(self.max_iter >= 1, "problem.score.max_iter", f"must be >= 1, got {self.max_iter}")
+        check(self.tol > 0, "problem.score.tol", f"must be > 0, got {self.tol}")
+
+
+@dataclass
+class DagSearchConfig:
+    """Swap search: starting points, candidate-set sizes, acyclicity form, gradient filter.
+
+    `sizes: auto` is the reference's auto sizing (small/large sets, one escalation for d >= 10); `full` keeps the
+    auto small set but makes the large set every forbidden pair with unlimited escalation, so the search stops
+    only at a true local optimum of the swap neighbourhood. Explicit `size_*` / `no_large_search` win over both.
+    """
+
+    init: str = "auto"
+    sizes: str = "full"
+    size_small: int | None = None
+    size_large: int | None = None
+    no_large_search: int | None = None
+    h: str = "logdet"
+    grad_filter: float | None = None
+    dagma_lambda1: float = 0.02
+
+    def __post_init__(self) -> None:
+        check(isinstance(self.init, str) and self.init != "", "problem.search.init",
+              "must be auto, random, dagma or a path to a .npy order / weight matrix")
+        check(self.sizes in SIZES, "problem.search.sizes", f"must be one of {SIZES}, got {self.sizes!r}")
+        for key in ("size_small", "size_large"):
+            v = getattr(self, key)
+            check(v is None or v >= 1, f"problem.search.{key}", f"must be >= 1 or null (auto), got {v}")
+        nl = self.no_large_search
+        check(nl is None or nl >= 0, "problem.search.no_large_search", f"must be >= 0 or null (auto), got {nl}")
+        check(self.h in H_FORMS, "problem.search.h", f"must be one of {H_FORMS}, got {self.h!r}")
+        gf = self.grad_filter
+        check(gf is None or gf >= 0, "problem.search.grad_filter", f"must be >= 0 or null (off), got {gf}")
+        check(self.dagma_lambda1 >= 0, "problem.search.dagma_lambda1", "must be >= 0")
+
+
+@dataclass
+class DagTopoConfig:
+    _target_: str = "gfopt.problems.dag_topo.problem.DagTopoProblem"
+    name: str = "dag_topo"
+    data: DagDataConfig = field(default_factory=DagDataConfig)
+    score: DagScoreConfig = field(default_factory=DagScoreConfig)
+    search: DagSearchConfig = field(default_factory=DagSearchConfig)
+    w_threshold: float = 0.3
+
+    def __post_init__(self) -> None:
+        check(self.w_threshold >= 0, "problem.w_threshold", f"must be >= 0, got {self.w_threshold}")
+
+
+def register(cs: Any) -> None:
+    """Store the schema in Hydra's ConfigStore under schema/problem/dag_topo."""
+    cs.store(group="schema/problem", name="dag_topo", node=DagTopoConfig)

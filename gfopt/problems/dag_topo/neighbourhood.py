@@ -1,0 +1,97 @@
+"""TOPO's swap neighbourhood: forbidden pairs ranked by the acyclicity gradient G_h, in a small and a large set.
+
+A move is a pair of positions (a, b), a < b, of the current order: the nodes there exchange places, which
+allows the edge order[b] -> order[a]. G_h[i, j] sums weighted paths j -> i in the current fit, so small values
+mark edges that are cheap to allow; the candidates are the forbidden pairs with the smallest values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy.linalg import expm, solve_triangular
+
+
+def auto_sizes(d: int) -> tuple[int, int, int]:
+    """(size_small, size_large, no_large_search) as in the TOPO authors' later code."""
+    pairs = d * (d - 1) / 2
+    mid = np.sqrt(d) * (d - 1) * np.log10(d)
+    small = int(min(1.5 * d, mid, pairs))
+    large = int(max(1.5 * d, min(mid, pairs)))
+    return max(small, 1), max(large, 1), 1 if d >= 10 else 0
+
+
+def path_weights(W_pos: np.ndarray, form: str) -> np.ndarray:
+    """Acyclicity-gradient path matrix in position space: P[q, k] ~ weighted paths from position q to k.
+
+    `W_pos` is strictly upper triangular (a DAG in its own order). logdet: (I - |W|)^{-1}; exp: expm(|W|);
+    poly: (I + |W|/d)^(d-1). G_h is its transpose: G_h[i, j] = P[j, i].
+    """
+    d = len(W_pos)
+    A = np.abs(W_pos)
+    if form == "logdet":
+        return solve_triangular(np.eye(d) - A, np.eye(d), lower=False, check_finite=False)
+    if form == "exp":
+        return expm(A)
+    if form == "poly":
+        return np.linalg.matrix_power(np.eye(d) + A / d, d - 1)
+    raise ValueError(f"unknown acyclicity form {form!r}")
+
+
+class TopoSwapNeighbourhood:
+    """Two levels of G_h-ranked swaps; `max_escalations` tells the engine how often the large level may run."""
+
+    levels = 2
+
+    def __init__(self, size_small: int | None = None, size_large: int | None = None,
+                 no_large_search: int | None = None, h: str = "logdet", grad_filter: float | None = None) -> None:
+        self.size_small = size_small
+        self.size_large = size_large
+        self.max_escalations = no_large_search
+        self.h = h
+        self.grad_filter = grad_filter
+        self.problem: Any = None
+        self._ranked: tuple[bytes, tuple[np.ndarray, np.ndarray]] | None = None
+
+    def bind(self, problem: Any) -> None:
+        """Attach the problem whose `fit(order)` gives W and whose score gives the loss gradient."""
+        self.problem = problem
+
+    def ranked_pairs(self, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """All forbidden pairs as position pairs (a, b), a < b, sorted by G_h (filtered by |grad Q| if asked)."""
+        order = np.asarray(current)
+        d = len(order)
+        fit = self.problem.fit(order)
+        W_pos = fit.W[np.ix_(order, order)]
+        P = path_weights(W_pos, self.h)
+        a, b = np.triu_indices(d, 1)
+        values = P[a, b]  # G_h[order[b], order[a]]: paths order[a] -> order[b]
+        if self.grad_filter is not None:
+            grad = self.problem.score.loss_grad(fit.W)
+            if grad is not None:
+                keep = np.abs(grad[order[b], order[a]]) >= self.grad_filter
+                a, b, values = a[keep], b[keep], values[keep]
+        rank = np.argsort(values, kind="stable")
+        return a[rank], b[rank]
+
+    def moves(self, current: np.ndarray, level: int, rng: np.random.Generator) -> list[tuple[int, int]]:
+        """Level 0: the `size_small` best-ranked pairs; level 1: the next ones up to `size_large`."""
+        key = np.asarray(current).tobytes()
+        if self._ranked is None or self._ranked[0] != key:  # escalation re-asks for the same order
+            self._ranked = (key, self.ranked_pairs(current))
+        a, b = self._ranked[1]
+        small = self.size_small if self.size_small is not None else len(a)
+        lo, hi = (0, small) if level == 0 else (small, max(small, self.size_large or len(a)))
+        return list(zip(a[lo:hi].tolist(), b[lo:hi].tolist(), strict=True))
+
+    def apply(self, current: np.ndarray, moves: Sequence[tuple[int, int]]) -> np.ndarray:
+        out = np.array(current, copy=True)
+        for a, b in moves:
+            out[[a, b]] = out[[b, a]]
+        return out
+
+    def overlaps(self, m1: tuple[int, int], m2: tuple[int, int]) -> bool:
+        """Position intervals [a, b] that intersect (their score changes would not add up)."""
+        return not (m1[1] < m2[0] or m2[1] < m1[0])
