@@ -51,8 +51,10 @@ class PopulationEngineConfig:
     individual_mutation_rate: float = 0.15
     max_population: int | None = None
     patience: int | None = None
+    generations: int | None = None
 
     def __post_init__(self) -> None:
+        check(self.generations is None or self.generations >= 1, "engine.generations", "must be >= 1 or null")
         check(self.population_size >= 2, "engine.population_size", f"must be >= 2, got {self.population_size}")
         check_rate(self.crossover_rate, "engine.crossover_rate")
         check_rate(self.individual_mutation_rate, "engine.individual_mutation_rate")

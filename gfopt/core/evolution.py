@@ -19,7 +19,8 @@ class PopulationEngine(Engine):
     roulette; the child is a merge weighted by the parents' fitness; parents stay. Mutation: each
     individual spawns a mutated copy with probability `individual_mutation_rate`. Selection: down to
     `population_size` every generation, or, when `max_population` is set (GENOME+), only once the
-    population exceeds it. `patience` stops after that many generations without a new best.
+    population exceeds it. `patience` stops after that many generations without a new best; `generations`
+    (optional) caps the number of generations after the initial population.
     """
 
     def __init__(
@@ -33,6 +34,7 @@ class PopulationEngine(Engine):
         individual_mutation_rate: float = 0.15,
         max_population: int | None = None,
         patience: int | None = None,
+        generations: int | None = None,
     ) -> None:
         super().__init__()
         self.population_size = population_size
@@ -44,6 +46,7 @@ class PopulationEngine(Engine):
         self.individual_mutation_rate = individual_mutation_rate
         self.max_population = max_population
         self.patience = patience
+        self.generations = generations
         self.genomes: list[Any] = []
         self.fitness = np.empty(0)
         self.ids: list[int] = []
@@ -112,6 +115,10 @@ class PopulationEngine(Engine):
         self.stale = 0 if self._better(self.best_fitness, best_before) else self.stale + 1
         if self.patience is not None and self.stale >= self.patience:
             self.converged = True
+
+    def stop(self) -> bool:
+        """Early stop (`patience`) or `generations` done after the initial population (step 0)."""
+        return self.converged or (self.generations is not None and self.steps > self.generations)
 
     def population(self) -> tuple[list[Any], np.ndarray]:
         return list(self.genomes), self.fitness.copy()

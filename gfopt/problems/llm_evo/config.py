@@ -1,0 +1,121 @@
+"""Structured-config schema of `problem=llm_evo` (torch-free, so Hydra can type configs without loading torch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gfopt.core.config import check, check_rate
+
+METRICS = ("exact", "partial", "blend")
+TASK_KINDS = ("generation", "multiple_choice")
+BASELINES = ("best_expert", "shared", "uniform", "random_search", "lorahub", "model_swarms")
+
+
+@dataclass
+class ZooRef:
+    """The built-in zoo used when `model.base` is null."""
+
+    preset: str = "default"
+    seed: int = 0
+
+
+@dataclass
+class ModelConfig:
+    """A user's base model and LoRA experts (local Hugging Face / PEFT directories)."""
+
+    base: str | None = None
+    experts: list[str] = field(default_factory=list)
+    shared_adapter: str | None = None
+    device: str = "auto"  # auto | cpu | cuda | cuda:0 ...
+    dtype: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | float32 | bfloat16 | float16
+
+
+@dataclass
+class TaskConfig:
+    """One task: a folder with train/valid/test JSONL files."""
+
+    dir: str = "???"
+    kind: str = "generation"
+    weight: float = 1.0
+
+
+@dataclass
+class FitnessConfig:
+    """How validation samples are scored into one fitness.
+
+    `blend` (default) = per sample 1 for an exact match, else `partial_weight` x the fraction of answer tokens
+    right: exact match decides whenever it separates candidates, partial credit only breaks its ties.
+    """
+
+    metric: str = "blend"
+    partial_weight: float = 0.2
+    samples: int = 200  # validation samples per task (error when a split has fewer)
+
+
+@dataclass
+class GenerationConfig:
+    """Free generation (ensemble votes, real chat models): answer extraction and length."""
+
+    extract: str = "eos"  # eos: text up to end-of-sequence | answer: after the last 'Answer:' up to a newline
+    max_new_tokens: int | None = None  # null: longest gold answer + 4
+
+
+@dataclass
+class InitConfig:
+    """Initial population: merges of shuffled expert pairs with random weights (GENOME), or the raw experts."""
+
+    mode: str = "pairs"  # pairs | experts | experts+pairs
+    method: str = "linear"
+    layerwise: bool = False  # one random weight vector per transformer layer
+
+
+@dataclass
+class LlmEvoConfig:
+    _target_: str = "gfopt.problems.llm_evo.problem.LlmEvoProblem"
+    name: str = "llm_evo"
+    zoo: ZooRef = field(default_factory=ZooRef)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    tasks: dict[str, TaskConfig] = field(default_factory=dict)
+    target_tasks: list[str] | None = None  # null: the zoo's target tasks, or every user task
+    fitness: FitnessConfig = field(default_factory=FitnessConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    init: InitConfig = field(default_factory=InitConfig)
+    batch_size: int = 256
+    test_samples: int | None = None  # null: the whole test split
+    ensemble_k: int = 5
+    baselines: list[str] = field(default_factory=lambda: list(BASELINES))
+    baseline_budget: int | None = None  # null: the run's own number of evaluations
+    lorahub_bound: float = 1.5
+    lorahub_l1: float = 0.05
+    threads: int | None = None  # torch CPU threads (null: leave torch's default)
+    seed: int = 0  # seeds the baselines' searches (the YAML sets ${seed})
+
+    def __post_init__(self) -> None:
+        check(self.fitness.metric in METRICS, "problem.fitness.metric", f"must be one of {METRICS}")
+        check_rate(self.fitness.partial_weight, "problem.fitness.partial_weight")
+        check(self.fitness.samples >= 1, "problem.fitness.samples", "must be >= 1")
+        check(self.generation.extract in ("eos", "answer"), "problem.generation.extract", "must be eos or answer")
+        check(self.init.mode in ("pairs", "experts", "experts+pairs"), "problem.init.mode",
+              "must be pairs, experts or experts+pairs")
+        from gfopt.problems.llm_evo.merge import METHODS  # numpy-only module
+
+        check(self.init.method in METHODS, "problem.init.method", f"must be one of {METHODS}")
+        check(self.batch_size >= 1, "problem.batch_size", "must be >= 1")
+        check(self.ensemble_k >= 1, "problem.ensemble_k", "must be >= 1")
+        check(self.test_samples is None or self.test_samples >= 1, "problem.test_samples", "must be >= 1 or null")
+        bad = [b for b in self.baselines if b not in BASELINES]
+        check(not bad, "problem.baselines", f"unknown {bad}; choose from {BASELINES}")
+        check(self.lorahub_bound > 0, "problem.lorahub_bound", "must be > 0")
+        check(self.lorahub_l1 >= 0, "problem.lorahub_l1", "must be >= 0")
+        for name, t in self.tasks.items():
+            check(t.kind in TASK_KINDS, f"problem.tasks.{name}.kind", f"must be one of {TASK_KINDS}")
+            check(t.weight >= 0, f"problem.tasks.{name}.weight", "must be >= 0")
+        if self.model.base is not None:
+            check(len(self.model.experts) >= 2, "problem.model.experts", "give at least 2 PEFT adapter dirs")
+            check(bool(self.tasks), "problem.tasks", "give at least one task dir when model.base is set")
+
+
+def register(cs: Any) -> None:
+    """Store the schema in Hydra's ConfigStore."""
+    cs.store(group="schema/problem", name="llm_evo", node=LlmEvoConfig)

@@ -1,0 +1,45 @@
+"""GENOME's crossover on LoRA genomes: a merge of the parents weighted by fitness (optionally per layer)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from gfopt.problems.llm_evo.merge import METHODS, merge
+
+
+class LoraMerge:
+    """Crossover by merging: `method` in linear | task_arithmetic | ties | dare_linear | dare_ties.
+
+    Parents' weights come from the engine (fitness-proportional, summing to 1). With `layerwise`, each
+    transformer layer draws its own weights from Dirichlet(concentration * weights), so children explore
+    per-layer mixtures around the fitness weights. TIES/DARE work on task vectors relative to the problem's
+    shared starting adapter (zeros when there is none), learnt in `bind`. All randomness comes from `rng`.
+    """
+
+    def __init__(self, method: str = "ties", density: float = 0.7, layerwise: bool = False,
+                 concentration: float = 20.0, scale: float = 1.0) -> None:
+        if method not in METHODS:
+            raise ValueError(f"LoraMerge: unknown method {method!r}; choose from {METHODS}")
+        self.method, self.density, self.layerwise = method, density, layerwise
+        self.concentration, self.scale = concentration, scale
+        self.base: np.ndarray | None = None
+        self.segments: list[slice] | None = None
+        self.layout: Any = None
+
+    def bind(self, problem: Any) -> None:
+        """Learn the genome layout (per-tensor segments, per-layer groups) and the shared base, if any."""
+        self.layout = getattr(problem, "layout", None)
+        self.segments = getattr(self.layout, "segments", None)
+        self.base = getattr(problem, "shared", None)
+
+    def __call__(self, parents: Sequence[np.ndarray], weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        x = np.stack([np.asarray(g, dtype=np.float32) for g in parents])
+        w = np.asarray(weights, dtype=np.float64)
+        if self.layerwise and self.layout is not None:
+            alpha = np.maximum(self.concentration * w, 1e-3)
+            w = self.layout.expand(rng.dirichlet(alpha, size=self.layout.n_groups).T)
+        return merge(x, w, self.method, base=self.base, density=self.density, segments=self.segments, rng=rng,
+                     scale=self.scale)

@@ -1,0 +1,238 @@
+"""`LlmEvoProblem`: evolve LoRA adapters (flat float32 genomes) of one frozen base model on labelled tasks.
+
+Inputs are checked in the constructor before any evaluation. A genome is evaluated by copying it into the one
+live PEFT model in place and scoring the target tasks' validation splits; scores are cached by genome content.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gfopt.core.problem import Problem
+from gfopt.errors import InputError
+from gfopt.problems.llm_evo.data import Task, load_task
+from gfopt.problems.llm_evo.layout import LiveAdapter, LoraLayout
+from gfopt.problems.llm_evo.merge import merge
+from gfopt.problems.llm_evo.models import check_inputs, load_model, load_vector, resolve_device
+from gfopt.problems.llm_evo.scoring import Prepared, fitness_of, generate, prepare, score
+
+log = logging.getLogger("gfopt.llm_evo")
+
+
+def _plain(x: Any) -> Any:
+    """Structured-config objects (dataclasses / DictConfig) -> plain dicts and lists."""
+    if dataclasses.is_dataclass(x):
+        return dataclasses.asdict(x)
+    if hasattr(x, "items"):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, list | tuple) or type(x).__name__ == "ListConfig":
+        return [_plain(v) for v in x]
+    return x
+
+
+def genome_key(genome: np.ndarray) -> str:
+    """Content hash of a genome (its float32 bytes): the cache key."""
+    return hashlib.blake2b(np.ascontiguousarray(genome, dtype=np.float32).tobytes(), digest_size=16).hexdigest()
+
+
+class LlmEvoProblem(Problem):
+    """Maximize the weighted validation fitness of a merged/mutated LoRA adapter over the target tasks."""
+
+    sense = "max"
+
+    def __init__(self, name: str = "llm_evo", zoo: Any = None, model: Any = None, tasks: Any = None,
+                 target_tasks: Sequence[str] | None = None, fitness: Any = None, generation: Any = None,
+                 init: Any = None, batch_size: int = 256, test_samples: int | None = None, ensemble_k: int = 5,
+                 baselines: Sequence[str] = (), baseline_budget: int | None = None, lorahub_bound: float = 1.5,
+                 lorahub_l1: float = 0.05, threads: int | None = None, seed: int = 0) -> None:
+        from gfopt.problems.llm_evo.config import LlmEvoConfig
+
+        d = LlmEvoConfig()
+        self.name = name
+        self.fit_cfg = {**_plain(d.fitness), **(_plain(fitness) or {})}
+        self.gen_cfg = {**_plain(d.generation), **(_plain(generation) or {})}
+        self.init_cfg = {**_plain(d.init), **(_plain(init) or {})}
+        self.batch_size, self.test_samples, self.ensemble_k = batch_size, test_samples, ensemble_k
+        self.baselines, self.baseline_budget = list(baselines), baseline_budget
+        self.lorahub_bound, self.lorahub_l1, self.seed = lorahub_bound, lorahub_l1, seed
+        if threads:
+            torch.set_num_threads(int(threads))
+        m = {**_plain(d.model), **(_plain(model) or {})}
+        base, experts, shared, task_specs, targets = self._resolve(_plain(zoo) or {}, m, _plain(tasks) or {},
+                                                                   target_tasks)
+        check_inputs(base, list(experts.values()) + ([shared] if shared else []))
+        self.targets = targets
+        n_valid, n_test = int(self.fit_cfg["samples"]), test_samples
+        self.tasks: dict[str, Task] = {}
+        for tname, spec in task_specs.items():
+            need = {"valid": n_valid if tname in targets else None, "test": n_test}
+            self.tasks[tname] = load_task(tname, spec["dir"], spec.get("kind", "generation"),
+                                          float(spec.get("weight", 1.0)), need)
+        self.device, self.dtype = resolve_device(m["device"], m["dtype"])
+        self.expert_names = list(experts)
+        self.tokenizer, self.model = load_model(base, next(iter(experts.values())), self.device, self.dtype)
+        self.layout = LoraLayout.from_model(self.model)
+        self.experts = np.stack([load_vector(self.layout, p) for p in experts.values()])
+        self.shared = load_vector(self.layout, shared) if shared else None
+        self.live = LiveAdapter(self.model, self.layout)
+        w = np.array([self.tasks[t].weight for t in targets], dtype=float)
+        if w.sum() <= 0:
+            raise InputError("problem.tasks: the target tasks' weights sum to 0")
+        self.weights = dict(zip(targets, w / w.sum(), strict=True))
+        self.valid = {t: self._prep(t, "valid", n_valid) for t in targets}
+        self.cache: dict[str, float] = {}
+        self.records: dict[str, dict[str, dict[str, float]]] = {}
+        self.n_forward = 0
+
+    # ------------------------------------------------------------------ inputs
+    def _resolve(self, zoo: dict, m: dict, tasks: dict, target_tasks: Sequence[str] | None) -> tuple:
+        if m["base"] is None:
+            from gfopt.problems.llm_evo.zoo import ensure_zoo, load_manifest
+
+            root = ensure_zoo(zoo.get("preset", "default"), int(zoo.get("seed", 0)), progress=True)
+            man = load_manifest(root)
+            experts = {k: str(root / v) for k, v in man["experts"].items()}
+            shared = str(root / man["shared_adapter"]) if man.get("shared_adapter") else None
+            specs = {t: {"dir": str(root / v["dir"]), "kind": v.get("kind", "generation")}
+                     for t, v in man["tasks"].items() if v.get("held_out", False)}
+            for t, v in tasks.items():  # user overrides (weights) on zoo tasks
+                specs.setdefault(t, {}).update({k: x for k, x in v.items() if x != "???"})
+            targets = list(target_tasks) if target_tasks else list(man["target_tasks"])
+            base = str(root / man["base"])
+        else:
+            experts = {Path(p).name or f"expert{i}": str(p) for i, p in enumerate(m["experts"])}
+            if len(experts) != len(m["experts"]):
+                experts = {f"expert{i}": str(p) for i, p in enumerate(m["experts"])}
+            shared, specs = m["shared_adapter"], dict(tasks)
+            targets = list(target_tasks) if target_tasks else list(specs)
+            base = m["base"]
+        unknown = [t for t in targets if t not in specs]
+        if unknown:
+            raise InputError(f"problem.target_tasks: unknown task(s) {unknown}; known: {sorted(specs)}")
+        return base, experts, shared, specs, targets
+
+    def _prep(self, task: str, split: str, n: int | None) -> Prepared:
+        t = self.tasks[task]
+        samples = t.splits[split][:n] if n else t.splits[split]
+        return prepare(self.tokenizer, samples, t.kind, self.device, self.batch_size)
+
+    # ------------------------------------------------------------------ Problem contract
+    def initial(self, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+        """GENOME's init: shuffled expert pairs, each merged with random weights summing to 1 (or raw experts)."""
+        k = len(self.experts)
+        mode = self.init_cfg["mode"]
+        out: list[np.ndarray] = [e.copy() for e in self.experts[:n]] if mode in ("experts", "experts+pairs") else []
+        if mode == "experts" and len(out) >= n:
+            return out
+        pairs = list(itertools.combinations(range(k), 2))
+        order = rng.permutation(len(pairs))
+        i = 0
+        while len(out) < n:
+            a, b = pairs[order[i % len(pairs)]]
+            out.append(self.random_merge([a, b], rng, self.init_cfg["method"], self.init_cfg["layerwise"]))
+            i += 1
+        return out
+
+    def random_merge(self, members: Sequence[int], rng: np.random.Generator, method: str = "linear",
+                     layerwise: bool = False, density: float = 0.7) -> np.ndarray:
+        """Merge the given experts with Dirichlet(1) weights (one draw per layer when `layerwise`)."""
+        members = list(members)
+        if layerwise:
+            w = self.layout.expand(rng.dirichlet(np.ones(len(members)), size=self.layout.n_groups).T)
+        else:
+            w = rng.dirichlet(np.ones(len(members)))
+        return merge(self.experts[members], w, method, base=self.shared, density=density,
+                     segments=self.layout.segments, rng=rng)
+
+    def evaluate(self, genomes: Sequence[np.ndarray]) -> np.ndarray:
+        """Weighted validation fitness of each genome over the target tasks (cached by content)."""
+        return np.array([self._fitness(g) for g in genomes], dtype=float)
+
+    def _fitness(self, genome: np.ndarray) -> float:
+        key = genome_key(genome)
+        if key not in self.cache:
+            per_task = self.score_valid(genome)
+            self.records[key] = per_task
+            self.cache[key] = float(sum(self.weights[t] * per_task[t]["fitness"] for t in self.targets))
+        return self.cache[key]
+
+    def score_valid(self, genome: np.ndarray) -> dict[str, dict[str, float]]:
+        """Per target task: exact, partial and fitness on the validation split (no cache)."""
+        self.live.write(genome)
+        out = {}
+        for t, prep in self.valid.items():
+            exact, partial = score(self.model, prep)
+            self.n_forward += prep.n_samples
+            out[t] = {"exact": float(exact.mean()), "partial": float(partial.mean()),
+                      "fitness": fitness_of(exact, partial, self.fit_cfg["metric"], self.fit_cfg["partial_weight"])}
+        return out
+
+    def write(self, genome: np.ndarray) -> None:
+        """Put `genome` into the live model."""
+        self.live.write(genome)
+
+    def save(self, genome: np.ndarray, path: Path) -> None:
+        """Save `genome` as a PEFT adapter dir `best_adapter/` beside `path` (loads with PeftModel.from_pretrained)."""
+        self.save_adapter(genome, Path(path).parent / "best_adapter")
+
+    def save_adapter(self, genome: np.ndarray, directory: Path) -> None:
+        """Write `genome` into the live model and `save_pretrained` it to `directory`."""
+        self.live.write(genome)
+        self.model.save_pretrained(str(directory))
+
+    def to_array(self, genome: np.ndarray) -> np.ndarray:
+        return np.asarray(genome, dtype=np.float32)
+
+    def from_array(self, array: np.ndarray) -> np.ndarray:
+        return np.asarray(array, dtype=np.float32)
+
+    # ------------------------------------------------------------------ reporting
+    def report_tasks(self) -> list[str]:
+        """Tasks reported on test: the targets first, then the zero-shot ones the fitness never saw."""
+        return self.targets + [t for t in self.tasks if t not in self.targets]
+
+    def test_exact(self, genome: np.ndarray, preps: dict[str, Prepared]) -> dict[str, float]:
+        """Exact match per task on prepared (test) splits."""
+        self.live.write(genome)
+        return {t: float(score(self.model, p)[0].mean()) for t, p in preps.items()}
+
+    def answers(self, genome: np.ndarray, task: str, split: str, n: int | None) -> list[str]:
+        """Predicted answers of `genome` (greedy generation, or the argmax choice for multiple choice)."""
+        self.live.write(genome)
+        t = self.tasks[task]
+        samples = t.splits[split][:n] if n else t.splits[split]
+        if t.kind == "multiple_choice":
+            prep = prepare(self.tokenizer, samples, t.kind, self.device, self.batch_size)
+            return [str(c) for c in _mc_choices(self.model, prep)]
+        max_new = self.gen_cfg["max_new_tokens"] or 4 + max(
+            len(self.tokenizer.encode(s.answer, add_special_tokens=False)) for s in samples)
+        return generate(self.model, self.tokenizer, samples, self.device, self.batch_size, max_new,
+                        self.gen_cfg["extract"])
+
+    def gold(self, task: str, split: str, n: int | None) -> list[str]:
+        """Gold answers in the form `answers` returns."""
+        t = self.tasks[task]
+        samples = t.splits[split][:n] if n else t.splits[split]
+        return [str(s.label) if t.kind == "multiple_choice" else s.answer.strip() for s in samples]
+
+    def finalize(self, result: Any, outdir: Path) -> dict[str, Any]:
+        """Test the best individual and the top-k ensemble, run every baseline, write fitness.png."""
+        from gfopt.problems.llm_evo.report import finalize_run
+
+        return finalize_run(self, result, Path(outdir))
+
+
+def _mc_choices(model: Any, prep: Prepared) -> np.ndarray:
+    from gfopt.problems.llm_evo.scoring import choice_loglik
+
+    ll = choice_loglik(model, prep)
+    return np.array([int(np.argmax(ll[prep.owner == i])) for i in range(prep.n_samples)])
