@@ -15,7 +15,8 @@ class LocalSearchEngine(Engine):
     """One step = one improving move (or a set of compatible ones) from the current point.
 
     Each step evaluates the moves of neighbourhood level 0 as one batch; without an improving move it
-    escalates to the next level (at most `max_escalations` times over a run). With `multi_accept`,
+    escalates to the next level (at most `max_escalations` times over a run; null asks the neighbourhood's own
+    `max_escalations` attribute, unlimited when it has none). With `multi_accept`,
     improving moves are applied greedily, best first, when they do not `overlap` an accepted one; the
     combined point is evaluated and kept only if it beats the best single move. At a local optimum the
     search restarts from the next starting point (`restarts` more, drawn once up front with
@@ -38,6 +39,7 @@ class LocalSearchEngine(Engine):
         self.start_index = -1
         self.current: Any = None
         self.current_fitness = float("nan")
+        self.escalation_limit: int | None = max_escalations
         self.escalations = 0
         self.accepted_moves = 0
         self.optima: list[float] = []
@@ -52,6 +54,8 @@ class LocalSearchEngine(Engine):
         bind = getattr(self.neighbourhood, "bind", None)
         if bind is not None:
             bind(problem)
+        limit = self.max_escalations
+        self.escalation_limit = limit if limit is not None else getattr(self.neighbourhood, "max_escalations", None)
 
     def _step(self) -> StepGenerator:
         if not self.starts:
@@ -64,7 +68,7 @@ class LocalSearchEngine(Engine):
             return
         nb = self.neighbourhood
         for level in range(nb.levels):
-            if level > 0 and self.max_escalations is not None and self.escalations >= self.max_escalations:
+            if level > 0 and self.escalation_limit is not None and self.escalations >= self.escalation_limit:
                 break
             moves = nb.moves(self.current, level, self.rng)
             if not moves:
