@@ -72,10 +72,11 @@ class LocalSearchEngineConfig:
     neighbourhood: Any = None
     multi_accept: bool = True
     max_escalations: int | None = None
-    restarts: int = 0
+    restarts: int | None = None
 
     def __post_init__(self) -> None:
-        check(self.restarts >= 0, "engine.restarts", f"must be >= 0, got {self.restarts}")
+        r = self.restarts
+        check(r is None or r >= 0, "engine.restarts", f"must be >= 0 or null (the problem's default), got {r}")
         me = self.max_escalations
         check(me is None or me >= 0, "engine.max_escalations", f"must be >= 0 or null, got {me}")
         _check_operator(self.neighbourhood, "engine.neighbourhood")

@@ -20,7 +20,8 @@ class LocalSearchEngine(Engine):
     improving moves are applied greedily, best first, when they do not `overlap` an accepted one; the
     combined point is evaluated and kept only if it beats the best single move. At a local optimum the
     search restarts from the next starting point (`restarts` more, drawn once up front with
-    `problem.initial`) and converges after the last; the best point over all starts is the result.
+    `problem.initial`; null asks the problem's `default_restarts`, 0 when it has none) and converges after
+    the last; the best point over all starts is the result.
     """
 
     def __init__(
@@ -28,7 +29,7 @@ class LocalSearchEngine(Engine):
         neighbourhood: Neighbourhood | None = None,
         multi_accept: bool = True,
         max_escalations: int | None = None,
-        restarts: int = 0,
+        restarts: int | None = 0,
     ) -> None:
         super().__init__()
         self.neighbourhood = neighbourhood
@@ -40,6 +41,7 @@ class LocalSearchEngine(Engine):
         self.current: Any = None
         self.current_fitness = float("nan")
         self.escalation_limit: int | None = max_escalations
+        self.restart_count = restarts or 0
         self.escalations = 0
         self.accepted_moves = 0
         self.optima: list[float] = []
@@ -54,12 +56,14 @@ class LocalSearchEngine(Engine):
         bind = getattr(self.neighbourhood, "bind", None)
         if bind is not None:
             bind(problem)
+        r = self.restarts
+        self.restart_count = int(r if r is not None else getattr(problem, "default_restarts", 0))
         limit = self.max_escalations
         self.escalation_limit = limit if limit is not None else getattr(self.neighbourhood, "max_escalations", None)
 
     def _step(self) -> StepGenerator:
         if not self.starts:
-            self.starts = list(self.problem.initial(self.restarts + 1, self.rng))
+            self.starts = list(self.problem.initial(self.restart_count + 1, self.rng))
         if self.current is None:
             self.start_index += 1
             start = self.starts[self.start_index]
