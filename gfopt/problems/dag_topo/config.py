@@ -64,12 +64,14 @@ class DagScoreConfig:
 class DagSearchConfig:
     """Swap search: starting points, candidate-set sizes, acyclicity form, gradient filter.
 
+    `init` is the first start; `restarts` more random starts follow (used when engine.restarts is null).
     `sizes: auto` is the reference's auto sizing (small/large sets, one escalation for d >= 10); `full` keeps the
     auto small set but makes the large set every forbidden pair with unlimited escalation, so the search stops
     only at a true local optimum of the swap neighbourhood. Explicit `size_*` / `no_large_search` win over both.
     """
 
-    init: str = "auto"
+    init: str = "random"
+    restarts: int = 4
     sizes: str = "full"
     size_small: int | None = None
     size_large: int | None = None
@@ -80,7 +82,8 @@ class DagSearchConfig:
 
     def __post_init__(self) -> None:
         check(isinstance(self.init, str) and self.init != "", "problem.search.init",
-              "must be auto, random, dagma or a path to a .npy order / weight matrix")
+              "must be random, dagma, data or a path to a .npy order / weight matrix")
+        check(self.restarts >= 0, "problem.search.restarts", f"must be >= 0, got {self.restarts}")
         check(self.sizes in SIZES, "problem.search.sizes", f"must be one of {SIZES}, got {self.sizes!r}")
         for key in ("size_small", "size_large"):
             v = getattr(self, key)

@@ -19,12 +19,9 @@ from gfopt.problems.dag_topo.data import Dataset, load, simulate, validate
 from gfopt.problems.dag_topo.metrics import count_accuracy
 from gfopt.problems.dag_topo.neighbourhood import TopoSwapNeighbourhood, auto_sizes
 from gfopt.problems.dag_topo.scores import LassoScore, LeastSquaresScore, LogisticScore, OrderFit, Score
-from gfopt.problems.dag_topo.starts import dagma_available, dagma_weights, order_from_file, order_from_weights
+from gfopt.problems.dag_topo.starts import dagma_weights, order_from_file, order_from_weights
 
 log = logging.getLogger("gfopt.dag_topo")
-
-DAGMA_AUTO_MAX_D = 100
-"""`init: auto` starts from DAGMA up to this many nodes (DAGMA's cost grows fast with d), else at random."""
 
 FIT_CACHE = 8
 SWAP_TOLERANCE = 1e-12
@@ -63,8 +60,6 @@ class DagTopoProblem(Problem):
                 dataset = load(dc.path)
             else:
                 dataset = simulate(dc.graph, dc.k, dc.d, dc.n, dc.noise, dc.sem, dc.seed)
-                if dc.sem in ("logistic", "poisson") and sc.type == "least_squares" and dc.sem == "logistic":
-                    pass
         validate(dataset, sc.type)
         self.dataset = dataset
         self.names = list(dataset.names)
@@ -122,6 +117,11 @@ class DagTopoProblem(Problem):
                 s.size_large if s.size_large is not None else large,
                 s.no_large_search if s.no_large_search is not None else nls)
 
+    @property
+    def default_restarts(self) -> int:
+        """Random restarts after the first start, used when the engine's `restarts` is null."""
+        return self.search_cfg.restarts
+
     def default_neighbourhood(self) -> TopoSwapNeighbourhood:
         """The G_h-ranked swap neighbourhood with this problem's sizes."""
         small, large, nls = self.sizes()
@@ -165,14 +165,10 @@ class DagTopoProblem(Problem):
 
     # ------------------------------------------------------------------ starts
     def initial(self, n: int, rng: np.random.Generator) -> list[np.ndarray]:
-        """The configured start first (auto: DAGMA when available and d <= 100), then random orders."""
+        """The configured start first (random, dagma, data or a .npy file), then random orders."""
         init = self.search_cfg.init
-        if init == "auto":
-            init = "dagma" if dagma_available() and self.d <= DAGMA_AUTO_MAX_D else "random"
         starts, kinds = [], []
         if init == "dagma":
-            from gfopt.problems.dag_topo.starts import dagma_weights
-
             loss = "logistic" if self.score_cfg.type == "logistic" else "l2"
             self.dagma_W = dagma_weights(self.X, self.search_cfg.dagma_lambda1, loss)
             starts.append(order_from_weights(self.dagma_W))

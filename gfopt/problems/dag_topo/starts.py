@@ -76,11 +76,3 @@ def dagma_weights(X: np.ndarray, lambda1: float = 0.02, loss: str = "l2") -> np.
     finally:
         dagma_linear.tqdm = original
 
-
-def dagma_available() -> bool:
-    """Whether the optional `dagma` package imports."""
-    try:
-        import dagma.linear  # noqa: F401
-    except ImportError:
-        return False
-    return True
