@@ -1,0 +1,69 @@
+"""Scoring: teacher-forced exact match agrees with real greedy generation; live swaps equal PEFT loading."""
+
+import numpy as np
+import torch
+
+from gfopt.problems.llm_evo.data import Sample
+from gfopt.problems.llm_evo.models import load_model
+from gfopt.problems.llm_evo.scoring import extract_answer, fitness_of, prepare, score, vote
+
+
+def test_teacher_forced_exact_equals_greedy_generation(toy_problem):
+    p = toy_problem
+    g = p.experts[1]
+    samples = p.tasks["rev"].splits["test"] + p.tasks["inc"].splits["test"]
+    gen = [a for a in (p.answers(g, "rev", "test", None) + p.answers(g, "inc", "test", None))]
+    ended = [i for i, a in enumerate(gen) if a and not a.endswith("\u2026")]
+    assert len(ended) >= 10
+    # the model's own greedy outputs as gold: teacher forcing must call every one an exact match
+    own = [Sample(samples[i].prompt, gen[i]) for i in ended]
+    p.write(g)
+    exact, partial = score(p.model, prepare(p.tokenizer, own, "generation", p.device, 8))
+    assert exact.all() and np.allclose(partial, 1.0)
+    # the real gold answers: teacher forcing and generation agree sample by sample
+    exact, _ = score(p.model, prepare(p.tokenizer, samples, "generation", p.device, 8))
+    assert exact.tolist() == [float(a == s.answer) for a, s in zip(gen, samples, strict=True)]
+    # one changed answer character breaks the exact match
+    changed = [Sample(s.prompt, s.answer[:-1] + ("0" if s.answer[-1] != "0" else "1")) for s in own]
+    exact, partial = score(p.model, prepare(p.tokenizer, changed, "generation", p.device, 8))
+    assert not exact.any() and (partial < 1).all()
+
+
+def test_live_swap_equals_fresh_peft_load(toy_dir, toy_problem):
+    p = toy_problem
+    ids = torch.tensor([[1, 10, 11, 12, 13, 14]])
+    p.write(p.experts[2])
+    with torch.inference_mode():
+        live = p.model(input_ids=ids).logits
+    _, fresh = load_model(toy_dir / "base", toy_dir / "experts" / "e2", torch.device("cpu"), torch.float32)
+    with torch.inference_mode():
+        ref = fresh(input_ids=ids).logits
+    torch.testing.assert_close(live, ref)
+
+
+def test_batching_and_padding_do_not_change_scores(toy_problem):
+    p = toy_problem
+    samples = p.tasks["rev"].splits["test"]
+    p.write(p.experts[0])
+    a = score(p.model, prepare(p.tokenizer, samples, "generation", p.device, 1))
+    b = score(p.model, prepare(p.tokenizer, samples, "generation", p.device, 64))
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_allclose(a[1], b[1])
+
+
+def test_fitness_metrics_by_hand():
+    exact, partial = np.array([1.0, 0.0, 0.0, 1.0]), np.array([1.0, 0.5, 0.0, 1.0])
+    assert fitness_of(exact, partial, "exact", 0.2) == 0.5
+    assert fitness_of(exact, partial, "partial", 0.2) == 0.625
+    assert np.isclose(fitness_of(exact, partial, "blend", 0.2), (1 + 0.1 + 0 + 1) / 4)
+
+
+def test_vote_breaks_ties_by_rank_not_label():
+    assert vote([["a", "x"], ["b", "y"], ["b", "x"]]) == ["b", "x"]
+    assert vote([["a"], ["b"]]) == ["a"]  # a tie goes to the best-ranked member
+
+
+def test_extract_answer():
+    assert extract_answer("Let me think.\nAnswer: 42\nmore", "answer") == "42"
+    assert extract_answer(" 17 \n", "answer") == "17"
+    assert extract_answer(" abc ", "eos") == "abc"
