@@ -1,0 +1,132 @@
+"""llm_evo speed and memory: candidate throughput with the in-place swap vs the raw batched forward of a fixed
+adapter, crossover+mutation time vs evaluation time for one N=40 generation, and peak memory figures.
+
+    OMP_NUM_THREADS=1 python experiments/llm_throughput.py --zoo tiny      # built-in zoo preset (GFOPT_HOME)
+    OMP_NUM_THREADS=1 python experiments/llm_throughput.py --toy           # throwaway fixture (no zoo needed)
+
+Prints a table; the numbers depend on the machine (say which when you quote them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def _rss_mib(field: str = "VmRSS") -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--zoo", default="tiny", help="zoo preset (default: tiny)")
+    ap.add_argument("--toy", action="store_true", help="use the throwaway toy fixture instead of a zoo")
+    ap.add_argument("--n", type=int, default=40, help="population size for the operator timing")
+    ap.add_argument("--reps", type=int, default=20, help="candidates / forward passes timed")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    from gfopt.core.operators.real import GaussianMask
+    from gfopt.core.operators.selection import positive_weights, roulette
+    from gfopt.problems.llm_evo.operators import LoraMerge
+    from gfopt.problems.llm_evo.problem import LlmEvoProblem
+    from gfopt.problems.llm_evo.scoring import score
+
+    rss0 = _rss_mib()
+    if args.toy:
+        from gfopt.problems.llm_evo.toy import build_toy, toy_kwargs
+
+        root = build_toy(Path(tempfile.mkdtemp()) / "toy", n_valid=200, n_test=30)
+        p = LlmEvoProblem(**toy_kwargs(root, fitness={"samples": 200}, batch_size=256, threads=args.threads))
+    else:
+        p = LlmEvoProblem(zoo={"preset": args.zoo, "seed": 0}, baselines=[], threads=args.threads)
+    rss_loaded = _rss_mib()
+    rng = np.random.default_rng(0)
+    n_samples = sum(prep.n_samples for prep in p.valid.values())
+
+    # raw batched forward with a fixed adapter
+    p.write(p.experts[0])
+    for prep in p.valid.values():
+        score(p.model, prep)  # warm-up
+    t = time.perf_counter()
+    for _ in range(args.reps):
+        for prep in p.valid.values():
+            score(p.model, prep)
+    raw = args.reps * n_samples / (time.perf_counter() - t)
+
+    # candidates: a fresh genome swapped in before every evaluation (cache bypassed)
+    cands = [p.random_merge(range(len(p.experts)), rng) for _ in range(args.reps)]
+    t = time.perf_counter()
+    for g in cands:
+        p.score_valid(g)
+    cand_s = (time.perf_counter() - t) / args.reps
+    cand = n_samples / cand_s
+    t = time.perf_counter()
+    for g in cands:
+        p.write(g)
+    swap_s = (time.perf_counter() - t) / args.reps
+
+    # one GENOME+ generation's operators on N genomes vs evaluating its new individuals
+    pop = p.initial(args.n, rng)
+    scores = rng.random(args.n)
+    rows = []
+    for name, cross, mut in (("genome (ties, per-layer)", LoraMerge("ties", 0.7, True), GaussianMask(0.01, 0.01)),
+                             ("genome+ (ties, per-layer)", LoraMerge("ties", 0.7, True), GaussianMask(0.1, 0.05)),
+                             ("linear merge", LoraMerge("linear"), GaussianMask(0.1, 0.05))):
+        cross.bind(p)
+        t = time.perf_counter()
+        children = []
+        for _ in range(args.n // 2):
+            if rng.random() < 0.8:
+                pair = roulette(scores, 2, rng, replace=False)
+                children.append(cross([pop[k] for k in pair], positive_weights(scores[pair]), rng))
+        mutants = [mut(g, rng) for g in pop + children if rng.random() < 0.3]
+        ops_s = time.perf_counter() - t
+        new = len(children) + len(mutants)
+        rows.append((name, ops_s, new, new * cand_s))
+    store = np.stack(pop)
+    rss_pop = _rss_mib()
+    peak = _rss_mib("VmHWM")
+
+    base_params = sum(q.numel() for n, q in p.model.named_parameters() if "lora_" not in n)
+    base_mib = base_params * p.dtype.itemsize / 2**20
+    adapter_mib = p.layout.size * 4 / 2**20
+    print(f"model: {base_params:,} base parameters ({p.dtype}, {p.device}), adapter P = {p.layout.size:,} "
+          f"floats, K = {len(p.experts)} experts, {n_samples} validation samples per evaluation, "
+          f"{torch.get_num_threads()} thread(s)")
+    print()
+    print(f"{'throughput':<44}{'samples/s':>12}")
+    print(f"{'raw batched forward, fixed adapter':<44}{raw:>12.0f}")
+    print(f"{'candidates, in-place swap + forward':<44}{cand:>12.0f}")
+    print(f"{'ratio (target >= 0.8)':<44}{cand / raw:>12.3f}")
+    print(f"{'swap alone, ms per candidate':<44}{1e3 * swap_s:>12.3f}")
+    print()
+    print(f"{'N=' + str(args.n) + ' generation':<28}{'ops s':>9}{'new':>6}{'eval s':>9}{'ops/eval':>10}")
+    for name, ops_s, new, ev in rows:
+        print(f"{name:<28}{ops_s:>9.4f}{new:>6d}{ev:>9.3f}{ops_s / ev:>10.2%}")
+    print()
+    print(f"{'memory (MiB)':<52}{'value':>10}")
+    print(f"{'base model parameters':<52}{base_mib:>10.2f}")
+    print(f"{'one adapter (float32 genome)':<52}{adapter_mib:>10.3f}")
+    bound = base_mib + args.n * adapter_mib * 4
+    print(f"{'base + N x adapter x 4':<52}{bound:>10.2f}")
+    print(f"{'[N, P] population store':<52}{store.nbytes / 2**20:>10.3f}")
+    print(f"{'RSS before loading (python + torch + libs)':<52}{rss0:>10.1f}")
+    print(f"{'RSS after loading the model, experts, tasks':<52}{rss_loaded:>10.1f}")
+    print(f"{'RSS after the N=' + str(args.n) + ' generation':<52}{rss_pop:>10.1f}")
+    print(f"{'peak RSS (VmHWM)':<52}{peak:>10.1f}")
+    print(f"{'peak - RSS before loading (model + population + overhead)':<52}{peak - rss0:>10.1f}")
+    if torch.cuda.is_available():
+        print(f"{'CUDA max allocated':<52}{torch.cuda.max_memory_allocated() / 2**20:>10.1f}")
+
+
+if __name__ == "__main__":
+    main()
