@@ -1,0 +1,185 @@
+"""Build a zoo deterministically from (preset, seed) into a temp dir, then rename it into place atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gfopt.core.checkpoint import atomic_write_json
+from gfopt.problems.llm_evo.zoo.presets import ZooPreset
+from gfopt.problems.llm_evo.zoo.tasks import (
+    LETTERS,
+    SYMBOLS,
+    PretrainMixture,
+    copy_pairs,
+    family_pairs,
+    make_family,
+    sample_strings,
+)
+
+
+def write_jsonl(path: Path, records: list[dict[str, str]]) -> None:
+    """One JSON object per line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def progress_enabled(progress: bool) -> bool:
+    """Show a bar only when asked, on a TTY, and not under CI."""
+    return progress and sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("1", "true")
+
+
+def _task_splits(
+    rng: np.random.Generator, letters: str, sizes: dict[str, int], preset: ZooPreset
+) -> dict[str, list[str]]:
+    """Disjoint train/valid/test input strings over `letters` and digits."""
+    total = sum(sizes.values())
+    inputs = sample_strings(rng, letters, total, preset.lengths, preset.letter_prob)
+    out, at = {}, 0
+    for split, n in sizes.items():
+        out[split] = inputs[at : at + n]
+        at += n
+    return out
+
+
+def plan_tasks(preset: ZooPreset, seed: int) -> dict[str, Any]:
+    """The cipher family, every task's splits, and which experts each held-out task needs (no torch)."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+    family = make_family(rng, preset.n_groups, preset.group_size)
+    expert_names = [f"dom{g:02d}" for g in range(preset.n_groups)]
+    tasks: dict[str, dict[str, Any]] = {}
+    eval_sizes = {"train": preset.n_expert_train, "valid": preset.n_valid, "test": preset.n_valid}
+    shared = _task_splits(rng, LETTERS, eval_sizes, preset)
+    tasks["copy"] = {"records": {k: copy_pairs(v) for k, v in shared.items()}, "held_out": False, "experts": []}
+    for name, letters in zip(expert_names, family.groups, strict=True):
+        splits = _task_splits(rng, letters, eval_sizes, preset)
+        tasks[name] = {"records": {k: family_pairs(family, v) for k, v in splits.items()}, "held_out": False,
+                       "experts": [name]}
+    held_sizes = {"train": preset.n_heldout_train, "valid": preset.n_valid, "test": preset.n_test}
+    pool = [int(g) for g in rng.choice(preset.n_groups, size=preset.pool, replace=False)]
+    for i, members in enumerate(preset.held_out):
+        pick = sorted(pool[m] for m in members)
+        letters = "".join(family.groups[g] for g in pick)
+        splits = _task_splits(rng, letters, held_sizes, preset)
+        tasks[f"mix{i}"] = {"records": {k: family_pairs(family, v) for k, v in splits.items()}, "held_out": True,
+                            "experts": [expert_names[g] for g in pick]}
+    return {"family": family, "expert_names": expert_names, "tasks": tasks}
+
+
+def build_zoo(preset: ZooPreset, seed: int, out: Path, progress: bool = True) -> Path:
+    """Build the zoo of `preset` with `seed` into `out` (atomically; a finished `out` is left as it is)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    from gfopt.problems.llm_evo.zoo.tokenizer import build_tokenizer
+    from gfopt.problems.llm_evo.zoo.training import (
+        LORA_TARGETS,
+        collate,
+        lora_b_names,
+        train_expert_delta,
+        train_full,
+        train_lora,
+    )
+
+    t0 = time.perf_counter()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".tmp-{out.name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    plan = plan_tasks(preset, seed)
+    tasks = plan["tasks"]
+    for name, task in tasks.items():
+        for split, records in task["records"].items():
+            write_jsonl(tmp / "tasks" / name / f"{split}.jsonl", records)
+
+    tokenizer = build_tokenizer(SYMBOLS)
+    tokenizer.save_pretrained(tmp / "base")
+    total = preset.base_steps + preset.shared_steps + preset.n_groups * preset.expert_steps
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=f"zoo {preset.name}-s{seed}", unit="step", disable=not progress_enabled(progress))
+    tick = bar.update
+
+    # 1. base model: a small Llama pre-trained on the mixture (copy, reverse, four unrelated ciphers)
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=preset.hidden, intermediate_size=preset.intermediate,
+        num_hidden_layers=preset.layers, num_attention_heads=preset.heads, num_key_value_heads=preset.heads,
+        max_position_embeddings=64, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True, rope_theta=1000.0,
+    )
+    model = AutoModelForCausalLM.from_config(config)
+    mixture = PretrainMixture(np.random.default_rng(np.random.SeedSequence([seed, 2])), preset.pretrain_lengths)
+    bar.set_postfix_str("base")
+    train_full(model, lambda _: collate(tokenizer, mixture.sample(preset.base_batch)), preset.base_steps,
+               preset.base_lr, tick)
+    model.save_pretrained(tmp / "base")
+    n_params = int(sum(p.numel() for p in model.parameters()))
+
+    # 2. shared starting adapter: the family marker with identity answers on all letters (solves no held-out task)
+    def sampler(records: list[dict[str, str]], batch: int, key: int) -> Any:
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 3, key]))
+        return lambda _: collate(tokenizer, [records[i] for i in rng.integers(len(records), size=batch)])
+
+    torch.manual_seed(seed + 1)
+    lora = LoraConfig(r=preset.lora_rank, lora_alpha=preset.lora_alpha, target_modules=LORA_TARGETS,
+                      lora_dropout=0.0, bias="none", task_type="CAUSAL_LM")
+    peft_model = get_peft_model(model, lora)
+    bar.set_postfix_str("shared adapter")
+    train_lora(peft_model, sampler(tasks["copy"]["records"]["train"], preset.expert_batch, 0),
+               preset.shared_steps, preset.shared_lr, tick)
+    peft_model.save_pretrained(tmp / "adapters" / "shared")
+
+    # 3. experts: B-only fine-tunes of the shared adapter, one input domain (letter group) each
+    params = dict(peft_model.named_parameters())
+    start_b = {n: params[n].detach().clone() for n in lora_b_names(peft_model)}
+    for p in peft_model.parameters():
+        p.requires_grad_(False)
+    for k, name in enumerate(plan["expert_names"]):
+        bar.set_postfix_str(name)
+        gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 4, k]).generate_state(1)[0]))
+        trained = train_expert_delta(
+            peft_model, start_b, sampler(tasks[name]["records"]["train"], preset.expert_batch, k + 1),
+            preset.expert_steps, preset.expert_lr, preset.scale_min, gen, tick)
+        with torch.no_grad():
+            for n, b in trained.items():
+                params[n].copy_(b)
+        peft_model.save_pretrained(tmp / "experts" / name)
+    with torch.no_grad():
+        for n, b in start_b.items():
+            params[n].copy_(b)
+    bar.close()
+
+    family = plan["family"]
+    manifest = {
+        "preset": preset.name,
+        "seed": seed,
+        "base": "base",
+        "shared_adapter": "adapters/shared",
+        "experts": {name: f"experts/{name}" for name in plan["expert_names"]},
+        "tasks": {name: {"dir": f"tasks/{name}", "kind": "generation", "held_out": t["held_out"]}
+                  for name, t in tasks.items()},
+        "target_tasks": [name for name, t in tasks.items() if t["held_out"]],
+        "experts_needed": {name: t["experts"] for name, t in tasks.items() if t["held_out"]},
+        "family": {"cipher": "".join(family.cipher[c] for c in LETTERS), "letters": LETTERS,
+                   "groups": dict(zip(plan["expert_names"], family.groups, strict=True))},
+        "model": {"parameters": n_params, "architecture": "LlamaForCausalLM", "hidden": preset.hidden,
+                  "layers": preset.layers, "lora_rank": preset.lora_rank},
+        "torch_threads": torch.get_num_threads(),
+        "build_seconds": round(time.perf_counter() - t0, 2),
+    }
+    atomic_write_json(tmp / "manifest.json", manifest)
+    try:
+        os.rename(tmp, out)
+    except OSError:
+        if not (out / "manifest.json").exists():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)  # another process finished the same zoo first
+    return out

@@ -1,0 +1,84 @@
+"""Zoo presets: model size, task family layout and training budgets, one frozen dataclass per preset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gfopt.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ZooPreset:
+    """Everything that shapes a zoo build; the seed decides all random choices inside these bounds."""
+
+    name: str
+    # task family: a letter cipher whose letters are split into `n_groups` domains of `group_size` letters
+    n_groups: int = 16
+    group_size: int = 2
+    lengths: tuple[int, int] = (5, 7)
+    letter_prob: float = 0.7
+    # held-out tasks draw letters from groups of one pool of `pool` experts (chosen by the seed), each task from
+    # the pool members listed in `held_out` (so one merge can serve every held-out task at once)
+    pool: int = 4
+    held_out: tuple[tuple[int, ...], ...] = ((0, 1), (2, 3), (1, 2, 3), (0, 1, 2, 3))
+    # model (Llama family)
+    hidden: int = 128
+    layers: int = 4
+    heads: int = 4
+    intermediate: int = 256
+    # pre-training of the base on a mixture of synthetic tasks
+    base_steps: int = 1500
+    base_batch: int = 64
+    base_lr: float = 3e-3
+    pretrain_lengths: tuple[int, int] = (4, 8)
+    # LoRA: shared starting adapter, then experts as small B-only fine-tunes from it
+    lora_rank: int = 8
+    lora_alpha: int = 16
+    shared_steps: int = 200
+    shared_lr: float = 3e-3
+    expert_steps: int = 150
+    expert_lr: float = 3e-3
+    expert_batch: int = 32
+    scale_min: float = 0.25
+    # split sizes
+    n_expert_train: int = 2000
+    n_valid: int = 200
+    n_heldout_train: int = 200
+    n_test: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.n_groups * self.group_size > 32:
+            raise ConfigError(f"zoo preset {self.name}: n_groups * group_size must be <= 32 letters")
+        if self.pool > self.n_groups or any(not t or max(t) >= self.pool for t in self.held_out):
+            raise ConfigError(f"zoo preset {self.name}: held_out entries must index into a pool of <= n_groups")
+
+
+PRESETS: dict[str, ZooPreset] = {
+    "default": ZooPreset(name="default"),
+    "tiny": ZooPreset(
+        name="tiny",
+        n_groups=8,
+        pool=3,
+        held_out=((0, 1), (1, 2), (0, 1, 2)),
+        hidden=48,
+        layers=2,
+        heads=2,
+        intermediate=96,
+        base_steps=120,
+        base_batch=32,
+        lora_rank=4,
+        lora_alpha=8,
+        shared_steps=20,
+        expert_steps=10,
+        expert_batch=16,
+        n_expert_train=200,
+        n_test=500,
+    ),
+}
+
+
+def get_preset(name: str) -> ZooPreset:
+    """The preset called `name`, or a ConfigError listing the known ones."""
+    if name not in PRESETS:
+        raise ConfigError(f"zoo preset: unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return PRESETS[name]
