@@ -41,26 +41,33 @@ def path_weights(W_pos: np.ndarray, form: str) -> np.ndarray:
 
 
 class TopoSwapNeighbourhood:
-    """Two levels of G_h-ranked swaps; `max_escalations` tells the engine how often the large level may run."""
-
-    levels = 2
+    """Levels of G_h-ranked swaps: the `size_small` best pairs, then up to `size_large`, then (optionally) up to
+    `size_full`; each level holds only the pairs the previous ones did not. `max_escalations` tells the engine how
+    often a level above 0 may run (null: unlimited)."""
 
     def __init__(self, size_small: int | None = None, size_large: int | None = None,
-                 no_large_search: int | None = None, h: str = "logdet", grad_filter: float | None = None) -> None:
+                 no_large_search: int | None = None, h: str = "logdet", grad_filter: float | None = None,
+                 size_full: int | None = None) -> None:
         self.size_small = size_small
         self.size_large = size_large
+        self.size_full = size_full
         self.max_escalations = no_large_search
         self.h = h
         self.grad_filter = grad_filter
         self.problem: Any = None
-        self._ranked: tuple[bytes, tuple[np.ndarray, np.ndarray]] | None = None
+        self._ranked: tuple[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
+
+    @property
+    def levels(self) -> int:
+        """2 (small, large), or 3 when a full level beyond the large one is configured."""
+        return 3 if self.size_full is not None else 2
 
     def bind(self, problem: Any) -> None:
         """Attach the problem whose `fit(order)` gives W and whose score gives the loss gradient."""
         self.problem = problem
 
-    def ranked_pairs(self, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """All forbidden pairs as position pairs (a, b), a < b, sorted by G_h (filtered by |grad Q| if asked)."""
+    def forbidden_pairs(self, current: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All forbidden pairs as position pairs (a, b), a < b, with their G_h values (gradient-filtered if asked)."""
         order = np.asarray(current)
         d = len(order)
         fit = self.problem.fit(order)
@@ -73,23 +80,35 @@ class TopoSwapNeighbourhood:
             if grad is not None:
                 keep = np.abs(grad[order[b], order[a]]) >= self.grad_filter
                 a, b, values = a[keep], b[keep], values[keep]
-        rank = np.argsort(values, kind="stable")
-        return a[rank], b[rank]
+        return a, b, values
 
     def moves(self, current: np.ndarray, level: int, rng: np.random.Generator) -> list[tuple[int, int]]:
-        """Level 0: the `size_small` best-ranked pairs; level 1: the next ones up to `size_large`."""
+        """The ranked pairs of `level`: [0, size_small), [size_small, size_large), [size_large, size_full).
+
+        The ranking is a stable sort by G_h value (ties by pair index), computed only as far as asked.
+        """
         key = np.asarray(current).tobytes()
         if self._ranked is None or self._ranked[0] != key:  # escalation re-asks for the same order
-            self._ranked = (key, self.ranked_pairs(current))
-        a, b = self._ranked[1]
-        small = self.size_small if self.size_small is not None else len(a)
-        lo, hi = (0, small) if level == 0 else (small, max(small, self.size_large or len(a)))
-        return list(zip(a[lo:hi].tolist(), b[lo:hi].tolist(), strict=True))
+            self._ranked = (key, self.forbidden_pairs(current))
+        a, b, values = self._ranked[1]
+        bounds = [0]
+        for size in (self.size_small, self.size_large, self.size_full)[: self.levels]:
+            bounds.append(min(len(a), max(bounds[-1], size if size is not None else len(a))))
+        lo, hi = bounds[level], bounds[level + 1]
+        if hi <= lo:
+            return []
+        if hi < len(a):  # only the pairs up to the hi-th smallest value (with all ties) need sorting
+            kth = np.partition(values, hi - 1)[hi - 1]
+            idx = np.flatnonzero(values <= kth)
+        else:
+            idx = np.arange(len(a))
+        rank = idx[np.argsort(values[idx], kind="stable")][lo:hi]
+        return list(zip(a[rank].tolist(), b[rank].tolist(), strict=True))
 
     def apply(self, current: np.ndarray, moves: Sequence[tuple[int, int]]) -> np.ndarray:
         out = np.array(current, copy=True)
         for a, b in moves:
-            out[[a, b]] = out[[b, a]]
+            out[a], out[b] = out[b], out[a]
         return out
 
     def overlaps(self, m1: tuple[int, int], m2: tuple[int, int]) -> bool:

@@ -107,15 +107,21 @@ class DagTopoProblem(Problem):
 
         return MlpScore(self.X, sc.hidden, sc.lambda1, sc.lambda2, sc.max_iter, sc.tol, seed=self.data_cfg.seed)
 
-    def sizes(self) -> tuple[int | None, int | None, int | None]:
-        """(size_small, size_large, no_large_search) after applying `search.sizes` and explicit values."""
+    def sizes(self) -> tuple[int, int, int | None, int | None]:
+        """(size_small, size_large, no_large_search, size_full) from `search.sizes` and explicit values.
+
+        auto: the reference's sizes, no full level. full: the same two levels, then every forbidden pair,
+        with unlimited escalation (the search ends at a true local optimum of the swap neighbourhood).
+        """
         s = self.search_cfg
         small, large, nls = auto_sizes(self.d)
+        full = None
         if s.sizes == "full":
-            large, nls = self.d * (self.d - 1) // 2, None
-        return (s.size_small if s.size_small is not None else small,
-                s.size_large if s.size_large is not None else large,
-                s.no_large_search if s.no_large_search is not None else nls)
+            full, nls = self.d * (self.d - 1) // 2, None
+        small = s.size_small if s.size_small is not None else small
+        large = s.size_large if s.size_large is not None else large
+        nls = s.no_large_search if s.no_large_search is not None else nls
+        return small, large, nls, (full if full is not None and full > large else None)
 
     @property
     def default_restarts(self) -> int:
@@ -124,8 +130,9 @@ class DagTopoProblem(Problem):
 
     def default_neighbourhood(self) -> TopoSwapNeighbourhood:
         """The G_h-ranked swap neighbourhood with this problem's sizes."""
-        small, large, nls = self.sizes()
-        return TopoSwapNeighbourhood(small, large, nls, h=self.search_cfg.h, grad_filter=self.search_cfg.grad_filter)
+        small, large, nls, full = self.sizes()
+        return TopoSwapNeighbourhood(small, large, nls, h=self.search_cfg.h, grad_filter=self.search_cfg.grad_filter,
+                                     size_full=full)
 
     # ------------------------------------------------------------------ fitting
     def fit(self, order: np.ndarray) -> OrderFit:
@@ -217,7 +224,7 @@ class DagTopoProblem(Problem):
         write_weights_csv(W_est, self.names, outdir / "W_est.csv")
         write_graphml(W_est, self.names, outdir / "graph.graphml")
         draw_graph(W_est, self.names, outdir / "graph.png", self.dataset.B_true)
-        small, large, nls = self.sizes()
+        small, large, nls, full = self.sizes()
         out: dict[str, Any] = {
             "score": f.score,
             "order": [int(i) for i in f.order],
@@ -227,7 +234,7 @@ class DagTopoProblem(Problem):
             "n": self.n,
             "score_type": self.score_cfg.type,
             "starts": self.start_kinds,
-            "sizes": {"size_small": small, "size_large": large, "no_large_search": nls},
+            "sizes": {"size_small": small, "size_large": large, "no_large_search": nls, "size_full": full},
             "fast_evaluations": self.fast_evaluations,
             "exact_evaluations": self.exact_evaluations,
         }
