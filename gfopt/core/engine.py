@@ -80,6 +80,18 @@ class Engine(ABC):
             return not np.isnan(a)
         return self.problem.better(a, b)
 
+    def improves(self, fitness: np.ndarray, reference: float) -> np.ndarray:
+        """Element-wise `_better(fitness[k], reference)`, vectorized."""
+        sc = self.scores(fitness)
+        ref = float(self.scores(np.array([reference]))[0])
+        return ~np.isnan(sc) if np.isnan(ref) else sc > ref
+
+    def first_best(self, fitness: np.ndarray) -> int | None:
+        """Index of the first best non-NaN fitness of a batch, or None when all are NaN."""
+        sc = self.scores(fitness)
+        ok = np.flatnonzero(~np.isnan(sc))
+        return int(ok[np.argmax(sc[ok])]) if len(ok) else None
+
     def scores(self, fitness: np.ndarray) -> np.ndarray:
         """Fitness turned into 'higher is better', the form every operator works with."""
         fitness = np.asarray(fitness, dtype=float)
@@ -109,9 +121,10 @@ class Engine(ABC):
         if len(fitness) != len(genomes):
             raise ValueError(f"tell: got {len(fitness)} fitness values for {len(genomes)} genomes")
         self.evaluations += len(genomes)
-        for g, f in zip(genomes, fitness, strict=True):
-            if self._better(float(f), self.best_fitness):
-                self.best, self.best_fitness = g, float(f)
+        if len(fitness):  # the batch's first best (vectorized: local-search batches hold 10^5 moves)
+            k = self.first_best(fitness)
+            if k is not None and self._better(float(fitness[k]), self.best_fitness):
+                self.best, self.best_fitness = genomes[k], float(fitness[k])
         try:
             self._pending = self._gen.send(fitness)
         except StopIteration:

@@ -82,7 +82,7 @@ class LocalSearchEngine(Engine):
             candidates = [nb.apply(self.current, [m]) for m in moves]
             fit = np.asarray((yield candidates), dtype=float)
             order = np.argsort(-self.scores(fit), kind="stable")
-            improving = [int(k) for k in order if self._better(fit[k], self.current_fitness)]
+            improving = order[self.improves(fit, self.current_fitness)[order]].tolist()
             if not improving:
                 continue
             best_k = improving[0]
