@@ -76,7 +76,7 @@ class LlmEvoConfig:
     name: str = "llm_evo"
     zoo: ZooRef = field(default_factory=ZooRef)
     model: ModelConfig = field(default_factory=ModelConfig)
-    tasks: dict[str, TaskConfig] = field(default_factory=dict)
+    tasks: dict[str, Any] = field(default_factory=dict)  # name -> dir, or {dir, kind, weight} (see TaskConfig)
     target_tasks: list[str] | None = None  # null: the zoo's target tasks, or every user task
     fitness: FitnessConfig = field(default_factory=FitnessConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
@@ -109,8 +109,15 @@ class LlmEvoConfig:
         check(self.lorahub_bound > 0, "problem.lorahub_bound", "must be > 0")
         check(self.lorahub_l1 >= 0, "problem.lorahub_l1", "must be >= 0")
         for name, t in self.tasks.items():
-            check(t.kind in TASK_KINDS, f"problem.tasks.{name}.kind", f"must be one of {TASK_KINDS}")
-            check(t.weight >= 0, f"problem.tasks.{name}.weight", "must be >= 0")
+            if isinstance(t, str):
+                continue
+            check(hasattr(t, "get") and isinstance(t.get("dir"), str), f"problem.tasks.{name}",
+                  "must be a task dir or a mapping with dir (and optionally kind, weight)")
+            extra = set(t) - {"dir", "kind", "weight"}
+            check(not extra, f"problem.tasks.{name}", f"unknown keys {sorted(extra)}; use dir, kind, weight")
+            check(t.get("kind", "generation") in TASK_KINDS, f"problem.tasks.{name}.kind",
+                  f"must be one of {TASK_KINDS}")
+            check(float(t.get("weight", 1.0)) >= 0, f"problem.tasks.{name}.weight", "must be >= 0")
         if self.model.base is not None:
             check(len(self.model.experts) >= 2, "problem.model.experts", "give at least 2 PEFT adapter dirs")
             check(bool(self.tasks), "problem.tasks", "give at least one task dir when model.base is set")

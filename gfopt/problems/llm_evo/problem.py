@@ -67,8 +67,8 @@ class LlmEvoProblem(Problem):
         if threads:
             torch.set_num_threads(int(threads))
         m = {**_plain(d.model), **(_plain(model) or {})}
-        base, experts, shared, task_specs, targets = self._resolve(_plain(zoo) or {}, m, _plain(tasks) or {},
-                                                                   target_tasks)
+        tasks = {k: {"dir": v} if isinstance(v, str) else dict(v) for k, v in (_plain(tasks) or {}).items()}
+        base, experts, shared, task_specs, targets = self._resolve(_plain(zoo) or {}, m, tasks, target_tasks)
         check_inputs(base, list(experts.values()) + ([shared] if shared else []))
         self.targets = targets
         n_valid, n_test = int(self.fit_cfg["samples"]), test_samples
