@@ -1,0 +1,116 @@
+"""GENOME / GENOME+ vs every baseline on the built-in zoo's held-out tasks, over seeds (test exact match).
+
+Runs `python -m gfopt problem=llm_evo engine=<E> seed=<S>` per engine and seed into --out/<E>-s<S>/ (skipped when
+its result.json exists), then prints one table per task and seed, and a summary: the mean over seeds of each
+method, and for the validation-chosen evolution result (best individual or ensemble) its margin over each
+baseline against the seed-to-seed spread and the test-set sampling noise.
+
+    OMP_NUM_THREADS=1 python experiments/llm_evo_compare.py --seeds 0 1 2 --out experiments/llm_evo_runs
+    python experiments/llm_evo_compare.py --out experiments/llm_evo_runs --no-run      # table only
+Extra Hydra overrides for every run go after `--`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ENGINES = {"genome": "GENOME", "genome_plus": "GENOME+"}
+
+
+def run_all(out: Path, engines: list[str], seeds: list[int], extra: list[str]) -> None:
+    """One gfopt run per (engine, seed); existing results are kept."""
+    for e in engines:
+        for s in seeds:
+            d = out / f"{e}-s{s}"
+            if (d / "result.json").exists():
+                continue
+            cmd = [sys.executable, "-m", "gfopt", "problem=llm_evo", f"engine={e}", f"seed={s}",
+                   f"hydra.run.dir={d}", *extra]
+            print("$", " ".join(cmd), flush=True)
+            subprocess.run(cmd, check=True, env=dict(os.environ, CI="true"))
+
+
+def collect(out: Path, engines: list[str], seeds: list[int]) -> dict:
+    """{(engine, seed): result.json}."""
+    res = {}
+    for e in engines:
+        for s in seeds:
+            f = out / f"{e}-s{s}" / "result.json"
+            if f.exists():
+                res[(e, s)] = json.loads(f.read_text())
+    return res
+
+
+def rows_of(r: dict, label: str) -> dict[str, dict[str, float]]:
+    """Method name -> {task: test exact match} for one run."""
+    t = r["test"]
+    rows = {f"{label} best": t["best"], f"{label} ensemble": t["ensemble"], f"{label} chosen": t["chosen"]}
+    return rows | {b: v for b, v in t["baselines"].items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path("experiments/llm_evo_runs"))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--engines", nargs="+", default=list(ENGINES))
+    ap.add_argument("--no-run", action="store_true")
+    args, extra = ap.parse_known_args()
+    extra = [x for x in extra if x != "--"]
+    if not args.no_run:
+        run_all(args.out, args.engines, args.seeds, extra)
+    res = collect(args.out, args.engines, args.seeds)
+    if not res:
+        print("no results")
+        return
+    first = next(iter(res.values()))
+    tasks = first["targets"] + first["zero_shot"]
+    # per seed: evolution rows from each engine's run, baselines from the first engine's run of that seed
+    table: dict[str, dict[int, dict[str, float]]] = {}
+    for s in args.seeds:
+        for e in args.engines:
+            if (e, s) not in res:
+                continue
+            for name, per_task in rows_of(res[(e, s)], ENGINES[e]).items():
+                if name in table and s in table[name]:
+                    continue  # baselines: keep the first engine's
+                table.setdefault(name, {})[s] = per_task
+    methods = list(table)
+    seeds = sorted({s for v in table.values() for s in v})
+    print(f"test exact match per task and seed ({', '.join(f'{e}: {ENGINES[e]}' for e in args.engines)}); "
+          f"'chosen' = best individual or ensemble, whichever was better on validation\n")
+    for t in tasks:
+        tag = "target" if t in first["targets"] else "zero-shot"
+        print(f"== {t} ({tag})")
+        print(f"{'method':<20}" + "".join(f"{'seed ' + str(s):>9}" for s in seeds) + f"{'mean':>9}{'sd':>8}")
+        for m in methods:
+            vals = [table[m].get(s, {}).get(t, np.nan) for s in seeds]
+            print(f"{m:<20}" + "".join(f"{v:>9.3f}" for v in vals) + f"{np.nanmean(vals):>9.3f}"
+                  f"{np.nanstd(vals):>8.3f}")
+        print()
+    print("margin of the validation-chosen evolution result over each baseline (mean over seeds); noise = "
+          "seed sd of the difference + 2 x binomial SE of a test score; WIN when margin > noise")
+    for e in args.engines:
+        chosen = f"{ENGINES[e]} chosen"
+        if chosen not in table:
+            continue
+        for t in tasks:
+            n = first.get("test_sizes", {}).get(t, 500)
+            parts = []
+            for b in first["test"]["baselines"]:
+                diff = [table[chosen][s][t] - table[b][s][t] for s in seeds if s in table[chosen] and s in table[b]]
+                p = np.mean([table[b][s][t] for s in seeds if s in table[b]])
+                noise = float(np.std(diff)) + 2 * np.sqrt(max(p * (1 - p), 1e-4) / n)
+                verdict = "WIN" if np.mean(diff) > noise else ("loss" if np.mean(diff) < -noise else "tie")
+                parts.append(f"{b} {np.mean(diff):+.3f} (noise {noise:.3f}) {verdict}")
+            print(f"{ENGINES[e]:<8}{t:<10}" + "; ".join(parts))
+
+
+if __name__ == "__main__":
+    main()
