@@ -68,7 +68,7 @@ def _parses_to(text: str, value: str) -> bool:
 def parse_search_space(params: Mapping[str, Any] | None, arguments: Iterable[str] = ()) -> SearchSpace:
     """Merge `hydra.sweeper.params` (key -> grammar string) with command-line overrides (later wins)."""
     lines = [(f"hydra.sweeper.params.{k}", f"{k}={v if isinstance(v, str) else format_value(v)}")
-             for k, v in (params or {}).items()]
+             for k, v in _flat(params or {}).items()]
     lines += [(a.split("=", 1)[0], a) for a in arguments]
     parser = OverridesParser.create()
     space = SearchSpace()
@@ -89,6 +89,31 @@ def parse_search_space(params: Mapping[str, Any] | None, arguments: Iterable[str
             space.dists[name] = dist
             space.keys[name] = key
     return space
+
+
+def check_command_line(args: Iterable[str]) -> None:
+    """Raise a one-line ConfigError for the first command-line override Hydra cannot parse (else do nothing)."""
+    parser = OverridesParser.create()
+    for arg in args:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        try:
+            parser.parse_override(arg)
+        except HydraException as e:
+            key = arg.split("=", 1)[0]
+            raise ConfigError(f"{key}: cannot parse {arg!r}: {_one_line(e)} (see docs/sweeps.md for the grammar)") \
+                from None
+
+
+def _flat(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`{engine: {mutation: {sigma: ...}}}` (from a command-line `hydra.sweeper.params.engine...`) -> dotted keys."""
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        if isinstance(v, Mapping) or type(v).__name__ == "DictConfig":
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 def distribution(override: Override, where: str = "") -> BaseDistribution | None:

@@ -165,7 +165,9 @@ def optimize(study: Study, space: SearchSpace, n_trials: int, run_batch: RunBatc
             return stats
         batch: list[Trial] = []
         for _ in range(min(n_jobs, free)):
-            trial = study.ask(fixed_distributions=space.dists)
+            with warnings.catch_warnings():  # "Heartbeat ... supposed to be used with Study.optimize": we beat
+                warnings.filterwarnings("ignore", message="Heartbeat of storage")
+                trial = study.ask(fixed_distributions=space.dists)
             if overshoots(study, trial.number, n_trials):
                 trial.set_user_attr(OUTCOME, "surplus")
                 study.tell(trial, state=TrialState.FAIL)

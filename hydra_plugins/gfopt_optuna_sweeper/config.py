@@ -31,7 +31,7 @@ class GfoptOptunaSweeperConf:
     grace_period: int | None = None  # seconds without heartbeat before FAIL (null: 2x interval)
     baseline: bool = True  # queue the configuration's own values as the first trial of a new study
     plots: bool = True
-    params: dict[str, Any] | None = None  # key -> grammar string
+    params: dict[str, Any] = field(default_factory=dict)  # key -> grammar string
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="gfopt_optuna", node=GfoptOptunaSweeperConf,

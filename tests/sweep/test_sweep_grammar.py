@@ -10,7 +10,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from gfopt.core.config import ConfigError
-from gfopt.sweep.grammar import format_value, parse_search_space
+from gfopt.sweep.grammar import check_command_line, format_value, parse_search_space
 
 
 def grid_values(expr: str) -> list:
@@ -94,3 +94,15 @@ def test_bad_grammar_is_one_line_naming_the_key(expr: str, words: list[str]) -> 
 def test_bad_command_line_sweep_names_the_key() -> None:
     with pytest.raises(ConfigError, match=r"^engine\.crossover_rate: .*interval"):
         parse_search_space({}, ["engine.crossover_rate=interval(1)"])
+
+
+def test_nested_params_from_the_command_line_are_dotted_keys() -> None:
+    space = parse_search_space({"engine": {"mutation": {"sigma": "tag(log, interval(0.01, 1))"}}, "seed": 1})
+    assert space.dists == {"engine.mutation.sigma": FloatDistribution(0.01, 1.0, log=True)}
+    assert space.fixed == {"seed": "seed=1"}
+
+
+def test_command_line_check_names_the_bad_override() -> None:
+    check_command_line(["-m", "problem=tsp", "engine.crossover_rate=interval(0,1)", "x=a,b"])
+    with pytest.raises(ConfigError, match=r"^engine\.crossover_rate: cannot parse .*interval\(1\).*'end'"):
+        check_command_line(["-m", "engine.crossover_rate=interval(1)"])
