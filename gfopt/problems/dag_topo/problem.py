@@ -24,6 +24,7 @@ from gfopt.problems.dag_topo.starts import dagma_weights, order_from_file, order
 log = logging.getLogger("gfopt.dag_topo")
 
 FIT_CACHE = 8
+EVAL_CHUNK = 8192
 SWAP_TOLERANCE = 1e-12
 """Relative score changes below this count as no change (keeps rounding from creating fake improvements)."""
 
@@ -152,22 +153,29 @@ class DagTopoProblem(Problem):
         return f
 
     def evaluate(self, genomes: Sequence[np.ndarray]) -> np.ndarray:
-        orders = np.asarray(genomes, dtype=np.int64).reshape(len(genomes), self.d)
-        out = np.full(len(orders), np.nan)
+        out = np.full(len(genomes), np.nan)
         base = self._base
         if base is not None:
-            diff = orders != base.order
-            count = diff.sum(axis=1)
-            out[count == 0] = base.score
-            rows = np.flatnonzero(count == 2)
-            if len(rows):
-                pos = np.nonzero(diff[rows])[1].reshape(-1, 2)
-                new = self.score.swap_scores(base, pos[:, 0], pos[:, 1])
-                tiny = np.abs(new - base.score) <= SWAP_TOLERANCE * max(abs(base.score), 1.0)
-                out[rows] = np.where(tiny, base.score, new)
-                self.fast_evaluations += len(rows)
+            for start in range(0, len(genomes), EVAL_CHUNK):  # bounded copies of the batch
+                chunk = np.asarray(genomes[start:start + EVAL_CHUNK], dtype=np.int64).reshape(-1, self.d)
+                out[start:start + len(chunk)] = self._swap_scores(base, chunk)
         for r in np.flatnonzero(np.isnan(out)):
-            out[r] = self.fit(orders[r]).score
+            out[r] = self.fit(genomes[r]).score
+        return out
+
+    def _swap_scores(self, base: OrderFit, orders: np.ndarray) -> np.ndarray:
+        """Scores of the rows that equal `base.order` or swap two of its positions; NaN for the others."""
+        out = np.full(len(orders), np.nan)
+        diff = orders != base.order
+        count = diff.sum(axis=1)
+        out[count == 0] = base.score
+        rows = np.flatnonzero(count == 2)
+        if len(rows):
+            pos = np.nonzero(diff[rows])[1].reshape(-1, 2)
+            new = self.score.swap_scores(base, pos[:, 0], pos[:, 1])
+            tiny = np.abs(new - base.score) <= SWAP_TOLERANCE * max(abs(base.score), 1.0)
+            out[rows] = np.where(tiny, base.score, new)
+            self.fast_evaluations += len(rows)
         return out
 
     # ------------------------------------------------------------------ starts

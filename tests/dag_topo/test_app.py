@@ -1,0 +1,93 @@
+"""`python -m gfopt problem=dag_topo`: config composition, run-directory outputs, one-line input errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+
+from gfopt.app import validate
+from gfopt.config import register_configs
+from gfopt.errors import ConfigError
+from gfopt.problems.dag_topo.problem import DagTopoProblem
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def composed(*overrides: str):
+    register_configs()
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        return compose(config_name="config", overrides=["problem=dag_topo", *overrides])
+
+
+def test_default_config_composes_to_the_topo_default_run():
+    cfg = composed()
+    validate(cfg)
+    assert cfg.problem.name == "dag_topo" and cfg.engine.restarts is None
+    assert cfg.problem.search.sizes == "full" and cfg.problem.search.restarts == 4
+    assert cfg.problem.data.d == 20 and cfg.problem.w_threshold == 0.3
+
+
+def test_bad_values_fail_validation_naming_the_key():
+    with pytest.raises(ConfigError, match="problem.search.sizes: must be one of"):
+        validate(composed("problem.search.sizes=huge"))
+    with pytest.raises(ConfigError, match="problem.data.noise"):
+        validate(composed("problem.data.noise=cauchy"))
+
+
+def test_reference_sizes_reach_the_neighbourhood():
+    cfg = composed("problem.search.sizes=auto", "problem.search.size_small=7", "problem.data.d=10")
+    from hydra.utils import instantiate
+
+    p = instantiate(cfg.problem, _convert_="object")
+    nb = p.default_neighbourhood()
+    assert (nb.size_small, nb.size_large, nb.max_escalations, nb.levels) == (7, 28, 1, 2)
+
+
+def gfopt(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CI": "true", "OPENBLAS_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "gfopt", "problem=dag_topo", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=600, env=env)
+
+
+@pytest.mark.slow
+def test_run_writes_every_output(tmp_path):
+    out = tmp_path / "run"
+    p = gfopt("problem.data.d=8", "problem.search.restarts=1", f"hydra.run.dir={out}", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    res = json.loads((out / "result.json").read_text())
+    for key in ("score", "order", "n_edges", "wall_time_s", "metrics"):
+        assert key in res
+    assert set(res["metrics"]) == {"shd", "tpr", "fdr", "fpr", "nnz"}
+    # the score is the objective of W_raw on the data as used (centred simulation, same seed)
+    X = DagTopoProblem(data={"d": 8}).X
+    W_raw = np.load(out / "W_raw.npy")
+    assert res["score"] == pytest.approx(0.5 / len(X) * np.sum((X - X @ W_raw) ** 2), rel=1e-9)
+    rows = list(csv.reader((out / "W_est.csv").open()))
+    names = [f"x{i}" for i in range(8)]
+    assert rows[0] == ["", *names] and [r[0] for r in rows[1:]] == names
+    W_est = np.array([[float(x) for x in r[1:]] for r in rows[1:]])
+    assert np.count_nonzero(W_est) == res["n_edges"] and np.all(np.abs(W_est[W_est != 0]) >= 0.3)
+    import networkx as nx
+
+    G = nx.read_graphml(out / "graph.graphml")
+    assert G.number_of_edges() == res["n_edges"] and G.number_of_nodes() == 8
+    assert (out / "graph.png").read_bytes()[:4] == b"\x89PNG"
+    history = [json.loads(x) for x in (out / "history.jsonl").read_text().splitlines()]
+    assert history and history[-1]["best"] == pytest.approx(res["score"], rel=1e-9)
+
+
+@pytest.mark.slow
+def test_bad_input_is_one_error_line_and_exit_2(tmp_path):
+    (tmp_path / "x.csv").write_text("a,b\n1,2\n1,3\n1,4\n")
+    p = gfopt("problem.data.path=x.csv", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert p.returncode == 2
+    lines = [x for x in p.stderr.splitlines() if x.strip()]
+    assert lines == ["gfopt: error: problem.data: x.csv: column 'a' is constant; remove constant columns"]
