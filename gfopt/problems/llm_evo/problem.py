@@ -102,11 +102,11 @@ class LlmEvoProblem(Problem):
             man = load_manifest(root)
             experts = {k: str(root / v) for k, v in man["experts"].items()}
             shared = str(root / man["shared_adapter"]) if man.get("shared_adapter") else None
-            specs = {t: {"dir": str(root / v["dir"]), "kind": v.get("kind", "generation")}
-                     for t, v in man["tasks"].items() if v.get("held_out", False)}
-            for t, v in tasks.items():  # user overrides (weights) on zoo tasks
-                specs.setdefault(t, {}).update({k: x for k, x in v.items() if x != "???"})
             targets = list(target_tasks) if target_tasks else list(man["target_tasks"])
+            specs = {t: {"dir": str(root / v["dir"]), "kind": v.get("kind", "generation")}
+                     for t, v in man["tasks"].items() if v.get("held_out", False) or t in targets}
+            for t, v in tasks.items():  # user overrides (weights) on zoo tasks
+                specs.setdefault(t, {}).update(v)
             base = str(root / man["base"])
         else:
             experts = {Path(p).name or f"expert{i}": str(p) for i, p in enumerate(m["experts"])}
