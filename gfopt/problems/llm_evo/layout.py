@@ -88,5 +88,5 @@ class LiveAdapter:
         if self.flat.device.type == "cpu" and self.flat.dtype == torch.float32:
             self.flat.copy_(vec)
         else:
-            self._staging.copy_(vec)
-            self.flat.copy_(self._staging, non_blocking=True)
+            self._staging.copy_(vec)  # pinned host buffer; the blocking copy keeps it safe to reuse
+            self.flat.copy_(self._staging)
