@@ -60,12 +60,11 @@ def weights_from_factor(f: OrderFactor) -> np.ndarray:
     return W
 
 
-def _segment_cumsum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Inclusive cumulative sums of `values` restarted at each index in `starts` (segment starts, sorted)."""
+def _segment_cumsum(values: np.ndarray, starts: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """Inclusive cumulative sums of `values` restarted at each segment start (`seg[k]` = segment of entry k)."""
     c = np.cumsum(values)
     base = np.zeros(len(starts))
     base[1:] = c[starts[1:] - 1]
-    seg = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(values))))
     return c - base[seg]
 
 
@@ -102,9 +101,9 @@ def _swap_deltas_chunk(f: OrderFactor, a: np.ndarray, b: np.ndarray) -> np.ndarr
     u = f.Linv[p, ac]  # first column of T^{-1}
     lpp = np.sqrt(f.var[p])
     lb2, u2, gu = lb * lb, u * u, lb * u
-    U2_incl = _segment_cumsum(u2, starts)
-    g_incl = _segment_cumsum(gu, starts)
-    lb2_incl = _segment_cumsum(lb2, starts)
+    U2_incl = _segment_cumsum(u2, starts, seg)
+    g_incl = _segment_cumsum(gu, starts, seg)
+    lb2_incl = _segment_cumsum(lb2, starts, seg)
     U2 = U2_incl - u2  # sum over positions before p within the block
     g = g_incl - gu
     h = lb2_incl[ends][seg] - (lb2_incl - lb2)  # sum of lb^2 over positions >= p

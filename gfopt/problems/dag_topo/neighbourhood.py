@@ -7,6 +7,7 @@ mark edges that are cheap to allow; the candidates are the forbidden pairs with 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,6 +39,14 @@ def path_weights(W_pos: np.ndarray, form: str) -> np.ndarray:
     if form == "poly":
         return np.linalg.matrix_power(np.eye(d) + A / d, d - 1)
     raise ValueError(f"unknown acyclicity form {form!r}")
+
+
+@functools.lru_cache(maxsize=4)
+def _pairs(d: int) -> tuple[np.ndarray, np.ndarray]:
+    """All position pairs (a, b), a < b (read-only, shared)."""
+    a, b = np.triu_indices(d, 1)
+    a.flags.writeable = b.flags.writeable = False
+    return a, b
 
 
 class TopoSwapNeighbourhood:
@@ -73,7 +82,7 @@ class TopoSwapNeighbourhood:
         fit = self.problem.fit(order)
         W_pos = fit.W[np.ix_(order, order)]
         P = path_weights(W_pos, self.h)
-        a, b = np.triu_indices(d, 1)
+        a, b = _pairs(d)
         values = P[a, b]  # G_h[order[b], order[a]]: paths order[a] -> order[b]
         if self.grad_filter is not None:
             grad = self.problem.score.loss_grad(fit.W)
