@@ -91,3 +91,11 @@ def test_finalize_writes_every_output(toy_dir, tmp_path):
     assert out["valid_fitness"]["baselines"]["uniform"] == pytest.approx(p.evaluate([p.experts.mean(0)])[0])
     assert (tmp_path / "fitness.png").stat().st_size > 0
     assert (tmp_path / "best_adapter" / "adapter_config.json").exists()
+
+
+def test_ensemble_members_are_distinct_and_ranked_by_validation_fitness():
+    from gfopt.problems.llm_evo.report import top_k_distinct
+
+    a, b, c = (np.full(3, v, np.float32) for v in (1.0, 2.0, 3.0))
+    members = top_k_distinct([a, b, b.copy(), c], np.array([0.1, 0.9, 0.9, 0.5]), 3)
+    assert [float(m[0]) for m in members] == [2.0, 3.0, 1.0]
