@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import time
+import warnings
 from pathlib import Path
 
+from optuna.exceptions import ExperimentalWarning
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
@@ -41,13 +44,21 @@ def open_storage(url: str | None, heartbeat_interval: int | None = None,
         raise ConfigError(f"{KEY}: heartbeat_interval must be positive or null, got {heartbeat_interval}")
     shown = redact(url)
     url = with_driver(url)
-    try:
-        if url.startswith("sqlite:///"):
-            Path(url[len("sqlite:///"):]).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        return RDBStorage(url, engine_kwargs=_engine_kwargs(url), heartbeat_interval=heartbeat_interval,
-                          grace_period=grace_period)
-    except Exception as e:  # sqlalchemy errors: driver missing, host down, auth failed, bad database name
-        raise ConfigError(f"{KEY}: cannot open {shown}: {_reason(e)}") from None
+    for attempt in range(5):
+        try:
+            if url.startswith("sqlite:///"):
+                Path(url[len("sqlite:///"):]).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ExperimentalWarning)  # heartbeat_interval
+                return RDBStorage(url, engine_kwargs=_engine_kwargs(url), heartbeat_interval=heartbeat_interval,
+                                  grace_period=grace_period)
+        except Exception as e:  # sqlalchemy errors: driver missing, host down, auth failed, bad database name
+            # workers that start together on a new database race to create Optuna's tables: the losers retry
+            if attempt < 4 and any(s in str(e) for s in ("already exists", "duplicate key")):
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            raise ConfigError(f"{KEY}: cannot open {shown}: {_reason(e)}") from None
+    raise AssertionError("unreachable")
 
 
 def with_driver(url: str) -> str:
