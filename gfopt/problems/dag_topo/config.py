@@ -65,9 +65,9 @@ class DagSearchConfig:
     """Swap search: starting points, candidate-set sizes, acyclicity form, gradient filter.
 
     `init` is the first start; `restarts` more random starts follow (used when engine.restarts is null).
-    `sizes: auto` is the reference's auto sizing (small/large sets, one escalation for d >= 10); `full` keeps the
-    auto small set but makes the large set every forbidden pair with unlimited escalation, so the search stops
-    only at a true local optimum of the swap neighbourhood. Explicit `size_*` / `no_large_search` win over both.
+    `sizes: auto` is the reference's auto sizing (small/large sets, one escalation for d >= 10); `full` adds a
+    third level with every remaining forbidden pair and allows unlimited escalation, so the search stops only at
+    a true local optimum of the swap neighbourhood. Explicit `size_*` / `no_large_search` win over both.
     """
 
     init: str = "random"
