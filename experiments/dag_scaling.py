@@ -45,6 +45,7 @@ def plot(rows: list[dict], path: Path) -> dict[str, float]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
     slopes = {}
@@ -54,6 +55,9 @@ def plot(rows: list[dict], path: Path) -> dict[str, float]:
         if len(d) >= 2:
             slopes[sizes] = float(np.polyfit(np.log(d), np.log(t), 1)[0])
         ax.loglog(d, t, "o-", label=f"sizes={sizes} (slope {slopes.get(sizes, float('nan')):.2f})")
+    ds = sorted({r["d"] for r in rows})
+    ax.set_xticks(ds, [str(d) for d in ds])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("d (nodes)")
     ax.set_ylabel("wall time (s), one start")
     ax.set_title("dag_topo: ER4, n = 2000, OPENBLAS_NUM_THREADS=1")

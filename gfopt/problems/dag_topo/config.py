@@ -79,10 +79,11 @@ class DagSearchConfig:
     h: str = "logdet"
     grad_filter: float | None = None
     dagma_lambda1: float = 0.02
+    notears_lambda1: float = 0.1
 
     def __post_init__(self) -> None:
         check(isinstance(self.init, str) and self.init != "", "problem.search.init",
-              "must be random, dagma, data or a path to a .npy order / weight matrix")
+              "must be random, dagma, notears, data or a path to a .npy order / weight matrix")
         check(self.restarts >= 0, "problem.search.restarts", f"must be >= 0, got {self.restarts}")
         check(self.sizes in SIZES, "problem.search.sizes", f"must be one of {SIZES}, got {self.sizes!r}")
         for key in ("size_small", "size_large"):
@@ -94,6 +95,7 @@ class DagSearchConfig:
         gf = self.grad_filter
         check(gf is None or gf >= 0, "problem.search.grad_filter", f"must be >= 0 or null (off), got {gf}")
         check(self.dagma_lambda1 >= 0, "problem.search.dagma_lambda1", "must be >= 0")
+        check(self.notears_lambda1 >= 0, "problem.search.notears_lambda1", "must be >= 0")
 
 
 @dataclass

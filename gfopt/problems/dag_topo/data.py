@@ -7,7 +7,8 @@ before any search starts.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass, field
+import heapq
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,6 @@ class Dataset:
     W_true: np.ndarray | None = None
     init_order: np.ndarray | None = None
     source: str = "simulated"
-    extras: dict = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------- simulation
@@ -65,11 +65,9 @@ def topological_order(B: np.ndarray) -> np.ndarray:
     """A topological order of the DAG B (Kahn's algorithm, smallest label first); ValueError when cyclic."""
     B = np.asarray(B) != 0
     indeg = B.sum(axis=0).astype(int)
-    ready = sorted(np.flatnonzero(indeg == 0).tolist())
-    out = []
-    import heapq
-
+    ready = np.flatnonzero(indeg == 0).tolist()
     heapq.heapify(ready)
+    out = []
     while ready:
         i = heapq.heappop(ready)
         out.append(i)
@@ -144,9 +142,6 @@ def load(path: str | Path) -> Dataset:
                 ds.B_true = (ds.W_true != 0).astype(float)
             if "init_order" in z:
                 ds.init_order = np.asarray(z["init_order"], dtype=np.int64)
-            for name in ("size_small", "size_large", "no_large_search"):
-                if name in z:
-                    ds.extras[name] = int(z[name])
             return ds
     raise InputError(f"{key}: unsupported file type {suffix!r} for {p} (use .csv, .npy or .npz)")
 
