@@ -125,3 +125,19 @@ def test_dataset_truth_does_not_enter_the_search():
     r1, _ = solve(DagTopoProblem(dataset=ds))
     r2, _ = solve(DagTopoProblem(dataset=blind))
     np.testing.assert_array_equal(r1.best, r2.best)
+
+
+@pytest.mark.parametrize("form", ["logdet", "exp", "poly"])
+def test_acyclicity_forms_are_zero_exactly_where_no_path_exists(form):
+    import networkx as nx
+
+    from gfopt.problems.dag_topo.neighbourhood import path_weights
+
+    p = small_problem(8, 2)
+    order = np.random.default_rng(3).permutation(8)
+    W = p.thresholded(p.fit(order).W)
+    W_pos = W[np.ix_(order, order)]
+    P = path_weights(W_pos, form)
+    G = nx.DiGraph(np.abs(W_pos) > 0)
+    for a, b in itertools.combinations(range(8), 2):
+        assert (P[a, b] > 1e-12) == nx.has_path(G, a, b)
