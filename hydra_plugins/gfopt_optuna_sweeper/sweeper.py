@@ -19,17 +19,40 @@ from omegaconf import DictConfig, OmegaConf
 log = logging.getLogger("gfopt.sweep")
 
 
+class _LastLine:
+    """A stderr stand-in that passes everything through and remembers the last line written."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream, self.last, self._buf = stream, "", ""
+
+    def write(self, text: str) -> int:
+        self._buf = (self._buf + text)[-4000:]
+        lines = [ln for ln in self._buf.splitlines() if ln.strip()]
+        if lines:
+            self.last = lines[-1].strip()
+        return self.stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
 class TrialTask:
-    """The task function, with `sys.exit(...)` inside a job turned into an error that fails only that trial."""
+    """The task function, with `sys.exit(...)` inside a job turned into an error that fails only that trial
+    (the message is the job's last stderr line, e.g. the app's one-line `gfopt: error: ...`)."""
 
     def __init__(self, fn: TaskFunction) -> None:
         self.fn = fn
 
     def __call__(self, cfg: DictConfig) -> Any:
+        real, tee = sys.stderr, _LastLine(sys.stderr)
+        sys.stderr = tee
         try:
             return self.fn(cfg)
         except SystemExit as e:
-            raise RuntimeError(f"the job exited with status {e.code} (its error is in the job's log)") from None
+            said = f": {tee.last}" if tee.last else " (its error is in the job's log)"
+            raise RuntimeError(f"the job exited with status {e.code}{said}") from None
+        finally:
+            sys.stderr = real
 
 
 class GfoptOptunaSweeper(Sweeper):

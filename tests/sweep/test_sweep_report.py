@@ -3,6 +3,8 @@ objectives, plots; and the plugin's task wrapper that turns a job's sys.exit int
 
 from __future__ import annotations
 
+import sys
+
 import optuna
 import pytest
 import yaml
@@ -62,8 +64,9 @@ def test_no_complete_trial_still_writes_counts(tmp_path) -> None:
 
 def test_a_job_that_exits_fails_its_trial_only() -> None:
     def task(cfg):
+        print("gfopt: error: engine.max_population: must be >= population_size", file=sys.stderr)
         raise SystemExit(2)
 
-    with pytest.raises(RuntimeError, match="exited with status 2"):
+    with pytest.raises(RuntimeError, match=r"exited with status 2: gfopt: error: engine\.max_population: must be"):
         TrialTask(task)(None)
     assert TrialTask(lambda cfg: 1.5)(None) == 1.5
