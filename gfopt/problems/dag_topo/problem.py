@@ -30,6 +30,7 @@ SWAP_TOLERANCE = 1e-12
 
 
 def _as(cls: type, value: Any) -> Any:
+    """A config section as its dataclass, whether Hydra passed a dataclass, a mapping or nothing."""
     if value is None:
         return cls()
     if isinstance(value, cls):
