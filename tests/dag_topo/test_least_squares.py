@@ -77,3 +77,20 @@ def test_weights_from_factor_place_edges_only_forward_in_the_order():
     pos = np.argsort(order)
     i, j = np.nonzero(W)
     assert np.all(pos[i] < pos[j])
+
+
+def test_loss_gradient_matches_finite_differences():
+    X = correlated_data(40, 4, 6)
+    score = LeastSquaresScore(X, lambda2=0.2)
+    W = np.random.default_rng(0).normal(size=(4, 4))
+
+    def q(W):
+        return 0.5 / len(X) * np.sum((X - X @ W) ** 2) + 0.2 * np.sum(W * W)
+
+    num = np.zeros_like(W)
+    for i in range(4):
+        for j in range(4):
+            E = np.zeros_like(W)
+            E[i, j] = 1e-6
+            num[i, j] = (q(W + E) - q(W - E)) / 2e-6
+    np.testing.assert_allclose(score.loss_grad(W), num, rtol=1e-6, atol=1e-6)

@@ -20,6 +20,11 @@ from gfopt.problems.dag_topo.prox import fista_l1
 CACHE_LIMIT = 200_000
 
 
+def least_squares_grad(S: np.ndarray, lambda2: float, W: np.ndarray) -> np.ndarray:
+    """Gradient of 1/(2n) ||X - XW||^2 + lambda2 ||W||^2 at W, from S = X^T X / n."""
+    return -S @ (np.eye(len(W)) - W) + 2.0 * lambda2 * W
+
+
 @dataclass
 class OrderFit:
     """The fit of every node on its predecessors in `order`: per-position costs, weights and the score."""
@@ -71,7 +76,7 @@ class LeastSquaresScore(Score):
         return base.score + 0.5 * swap_variance_deltas(base.factor, a, b)
 
     def loss_grad(self, W: np.ndarray) -> np.ndarray:
-        return -self.S0 @ (np.eye(len(W)) - W) + 2.0 * self.lambda2 * W
+        return least_squares_grad(self.S0, self.lambda2, W)
 
 
 class SeparableScore(Score):
@@ -148,7 +153,7 @@ class LassoScore(SeparableScore):
         return obj, w
 
     def loss_grad(self, W: np.ndarray) -> np.ndarray:
-        return -self.S @ (np.eye(len(W)) - W) + 2.0 * self.lambda2 * W
+        return least_squares_grad(self.S, self.lambda2, W)
 
 
 class LogisticScore(SeparableScore):
