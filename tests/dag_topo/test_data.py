@@ -93,6 +93,21 @@ def test_csv_with_odd_names_and_scales_round_trips(tmp_path):
     p = DagTopoProblem(data={"path": str(tmp_path / "x.csv"), "standardize": True})
     np.testing.assert_allclose(p.X.std(axis=0), 1.0)
     np.testing.assert_allclose(p.X.mean(axis=0), 0.0, atol=1e-12)
+    # without standardizing, scales 7 orders of magnitude apart still give the same order scores
+    raw = DagTopoProblem(data={"path": str(tmp_path / "x.csv")})
+    for order in ([0, 1, 2], [2, 1, 0], [1, 0, 2]):
+        X = raw.X
+        W = raw.fit(np.array(order)).W
+        direct = 0.5 / len(X) * np.sum((X - X @ W) ** 2)
+        assert raw.fit(np.array(order)).score == pytest.approx(direct, rel=1e-9)
+
+
+def test_collinear_columns_are_rejected(tmp_path):
+    X = gaussian(d=3)
+    X = np.c_[X, X[:, 0] - 2 * X[:, 1]]
+    np.save(tmp_path / "x.npy", X)
+    with pytest.raises(InputError, match="linearly dependent"):
+        problem_from(tmp_path / "x.npy")
 
 
 def test_center_false_keeps_x_as_given(tmp_path):

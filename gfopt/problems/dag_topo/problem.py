@@ -99,7 +99,8 @@ class DagTopoProblem(Problem):
             if sc.lambda1 > 0:
                 return LassoScore(self.X, sc.lambda1, sc.lambda2, sc.max_iter, sc.tol)
             score = LeastSquaresScore(self.X, sc.lambda2)
-            if np.linalg.eigvalsh(score.S)[0] <= 1e-12 * np.trace(score.S):
+            scale = np.sqrt(np.diag(score.S))
+            if np.linalg.eigvalsh(score.S / np.outer(scale, scale))[0] <= 1e-10:  # scale-free (correlation) test
                 raise InputError("problem.data: the columns are linearly dependent (singular covariance); drop "
                                  "duplicated or derived columns, or set problem.score.lambda2 > 0")
             return score
