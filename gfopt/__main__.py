@@ -42,6 +42,13 @@ def main() -> None:
 
         sys.exit(cli(sys.argv[2:]))
     args = sys.argv[1:]
+    try:
+        from gfopt.sweep.grammar import check_command_line
+
+        check_command_line(args)  # sweep grammar (interval(1), ...) fails here as one line
+    except ConfigError as e:
+        print(f"gfopt: error: {e}", file=sys.stderr)
+        sys.exit(2)
     if args and not any(a.startswith("-") for a in args):  # a single run: check the config first
         from gfopt.precheck import precheck
 

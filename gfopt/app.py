@@ -68,7 +68,7 @@ def execute(cfg: DictConfig, outdir: Path) -> float:
     marker.write_text(digest)
     budget = Budget(**OmegaConf.to_container(cfg.budget))
     callbacks = [
-        ProgressBar(total=budget.steps, desc=str(cfg.problem.get("name", "gfopt")), enabled=_progress(cfg)),
+        ProgressBar(total=budget.steps, desc=str(cfg.problem.get("name", "gfopt")), enabled=cfg.progress),
         History(outdir / HISTORY_FILE),
         ckpt,
     ]
@@ -105,11 +105,6 @@ def _build(node: DictConfig, key: str) -> Any:
             raise cause from None
         detail = str(cause or e).strip().splitlines()[0]
         raise ConfigError(f"{key}: cannot build {node.get('_target_')}: {detail}") from None
-
-
-def _progress(cfg: DictConfig) -> str | bool:
-    p = cfg.progress
-    return p if isinstance(p, bool) else str(p)
 
 
 def _resume_state(ckpt: Checkpoint, digest: str) -> dict[str, Any] | None:

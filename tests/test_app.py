@@ -145,3 +145,19 @@ def test_non_editable_wheel_ships_the_configs_and_runs(tmp_path):
     p = gfopt("problem=tsp", "budget.steps=3", f"hydra.run.dir={tmp_path / 'out'}", cwd=tmp_path, python=py)
     assert p.returncode == 0, p.stderr
     assert json.loads((tmp_path / "out" / "result.json").read_text())["problem"] == "tsp"
+
+
+def test_evaluation_budget_and_progress_flag_end_a_run_between_steps(tmp_path):
+    out = tmp_path / "r"
+    p = gfopt("problem=tsp", "engine=ga", "budget.evaluations=30", "progress=false", f"hydra.run.dir={out}",
+              cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    result = json.loads((out / "result.json").read_text())
+    assert result["stopped_by"] == "evaluations" and result["evaluations"] >= 30
+
+
+def test_unparsable_sweep_grammar_is_one_line(tmp_path):
+    p = gfopt("-m", "engine=ga", "engine.crossover_rate=interval(1)", cwd=tmp_path)
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gfopt: error: engine.crossover_rate:"), p.stderr

@@ -103,10 +103,10 @@ class GfoptConfig:
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     checkpoint_every: int = 1
     resume: bool = True
-    progress: str = "auto"
+    progress: Any = "auto"
     optimized_metric: str | None = None
 
     def __post_init__(self) -> None:
         check(self.seed >= 0, "seed", f"must be a non-negative integer, got {self.seed}")
         check(self.checkpoint_every >= 1, "checkpoint_every", "must be >= 1")
-        check(self.progress in ("auto", "true", "false"), "progress", "must be auto, true or false")
+        check(self.progress in ("auto", True, False), "progress", f"must be auto, true or false, got {self.progress}")

@@ -136,6 +136,11 @@ class Engine(ABC):
         self.steps += 1
         self.step_done = True
 
+    @property
+    def between_steps(self) -> bool:
+        """True when no step is in progress (the only time a run may stop or checkpoint)."""
+        return self._gen is None
+
     def stop(self) -> bool:
         """True when the engine has nothing left to do (converged, or early stop)."""
         return self.converged
@@ -226,12 +231,13 @@ def run(
     t0 = time.perf_counter() - engine.elapsed_s
     while True:
         engine.elapsed_s = time.perf_counter() - t0
-        if engine.stop():
-            stopped_by = "converged"
-            break
-        stopped_by = budget.exhausted(engine.steps, engine.evaluations, engine.elapsed_s)
-        if stopped_by:
-            break
+        if engine.between_steps:  # budgets end runs between steps, never inside one
+            if engine.stop():
+                stopped_by = "converged"
+                break
+            stopped_by = budget.exhausted(engine.steps, engine.evaluations, engine.elapsed_s)
+            if stopped_by:
+                break
         batch = engine.ask()
         fitness = problem.evaluate(batch) if len(batch) else np.empty(0)
         engine.tell(batch, fitness)
