@@ -68,7 +68,7 @@ def test_logistic_topo_run_on_binary_data():
     res = run(p, LocalSearchEngine(restarts=None), np.random.default_rng(0))
     f = p.fit(res.best)
     assert f.score == pytest.approx(p.weights_score(f.W), rel=1e-9)
-    # no order of the candidate set improves on the result
+    # the search never ends worse than its start
     start = p.evaluate(p.initial(1, np.random.default_rng(0)))[0]
     assert f.score <= start
 
