@@ -31,8 +31,16 @@ def test_default_config_composes_to_the_topo_default_run():
     cfg = composed()
     validate(cfg)
     assert cfg.problem.name == "dag_topo" and cfg.engine.restarts is None
-    assert cfg.problem.search.sizes == "full" and cfg.problem.search.restarts == 4
+    assert cfg.problem.search.sizes == "full" and cfg.problem.search.restarts is None
     assert cfg.problem.data.d == 20 and cfg.problem.w_threshold == 0.3
+
+
+def test_auto_restarts_are_four_below_d200_and_one_from_there():
+    from gfopt.problems.dag_topo.problem import DagTopoProblem
+
+    assert DagTopoProblem(data={"d": 8, "n": 50}).default_restarts == 4
+    assert DagTopoProblem(data={"d": 200, "n": 400, "k": 1}).default_restarts == 1
+    assert DagTopoProblem(data={"d": 8, "n": 50}, search={"restarts": 0}).default_restarts == 0
 
 
 def test_bad_values_fail_validation_naming_the_key():

@@ -40,6 +40,9 @@ def _as(cls: type, value: Any) -> Any:
     return cls(**dict(value))
 
 
+AUTO_RESTARTS_MAX_D = 200  # from here on one restart: full candidate sets cost ~d^2.4 per start
+
+
 class DagTopoProblem(Problem):
     """Minimize the score of the DAG fitted on a topological order; `evaluate` batches swaps of one base order.
 
@@ -128,8 +131,9 @@ class DagTopoProblem(Problem):
 
     @property
     def default_restarts(self) -> int:
-        """Random restarts after the first start, used when the engine's `restarts` is null."""
-        return self.search_cfg.restarts
+        """Random restarts after the first start, used when the engine's `restarts` is null (auto: 4, 1 at d >= 200)."""
+        r = self.search_cfg.restarts
+        return r if r is not None else (4 if self.d < AUTO_RESTARTS_MAX_D else 1)
 
     def default_neighbourhood(self) -> TopoSwapNeighbourhood:
         """The G_h-ranked swap neighbourhood with this problem's sizes."""
