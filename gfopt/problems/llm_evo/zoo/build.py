@@ -21,6 +21,7 @@ from gfopt.problems.llm_evo.zoo.tasks import (
     copy_pairs,
     family_pairs,
     make_family,
+    sample_focus_strings,
     sample_strings,
 )
 
@@ -59,9 +60,12 @@ def plan_tasks(preset: ZooPreset, seed: int) -> dict[str, Any]:
     shared = _task_splits(rng, LETTERS, eval_sizes, preset)
     tasks["copy"] = {"records": {k: copy_pairs(v) for k, v in shared.items()}, "held_out": False, "experts": []}
     for name, letters in zip(expert_names, family.groups, strict=True):
-        splits = _task_splits(rng, letters, eval_sizes, preset)
-        tasks[name] = {"records": {k: family_pairs(family, v) for k, v in splits.items()}, "held_out": False,
-                       "experts": [name]}
+        inputs = sample_focus_strings(rng, letters, sum(eval_sizes.values()), preset.lengths, preset.letter_prob,
+                                      preset.focus_prob)
+        at = np.cumsum([0, *eval_sizes.values()])
+        records = {split: family_pairs(family, inputs[at[i] : at[i + 1]], letters)
+                   for i, split in enumerate(eval_sizes)}
+        tasks[name] = {"records": records, "held_out": False, "experts": [name]}
     held_sizes = {"train": preset.n_heldout_train, "valid": preset.n_valid, "test": preset.n_test}
     pool = [int(g) for g in rng.choice(preset.n_groups, size=preset.pool, replace=False)]
     for i, members in enumerate(preset.held_out):

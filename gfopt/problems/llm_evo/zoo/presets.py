@@ -17,29 +17,30 @@ class ZooPreset:
     group_size: int = 2
     lengths: tuple[int, int] = (5, 7)
     letter_prob: float = 0.7
+    focus_prob: float = 0.5  # share of an expert's training letters from its own group (the rest are copied)
     # held-out tasks draw letters from groups of one pool of `pool` experts (chosen by the seed), each task from
     # the pool members listed in `held_out` (so one merge can serve every held-out task at once)
     pool: int = 4
     held_out: tuple[tuple[int, ...], ...] = ((0, 1), (2, 3), (1, 2, 3), (0, 1, 2, 3))
     # model (Llama family)
-    hidden: int = 128
-    layers: int = 4
+    hidden: int = 96
+    layers: int = 3
     heads: int = 4
-    intermediate: int = 256
+    intermediate: int = 192
     # pre-training of the base on a mixture of synthetic tasks
-    base_steps: int = 1500
+    base_steps: int = 800
     base_batch: int = 64
     base_lr: float = 3e-3
     pretrain_lengths: tuple[int, int] = (4, 8)
     # LoRA: shared starting adapter, then experts as small B-only fine-tunes from it
-    lora_rank: int = 8
-    lora_alpha: int = 16
+    lora_rank: int = 32  # rank 8/16 experts interfered in 3- and 4-way merges (measured; docs/llm_zoo.md)
+    lora_alpha: int = 64
     shared_steps: int = 200
     shared_lr: float = 3e-3
-    expert_steps: int = 150
+    expert_steps: int = 100
     expert_lr: float = 3e-3
     expert_batch: int = 32
-    scale_min: float = 0.25
+    scale_min: float = 0.1
     # split sizes
     n_expert_train: int = 2000
     n_valid: int = 200

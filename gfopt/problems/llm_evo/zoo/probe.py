@@ -98,31 +98,40 @@ class ZooProbe:
         return float(self.scores(flat_b, task, split)[0].mean())
 
 
+def valid_fitness(probe: ZooProbe, w: np.ndarray, tasks: str | list[str]) -> float:
+    """Mean validation exact match over `tasks`, plus 1e-3 x token accuracy to break ties."""
+    tasks = [tasks] if isinstance(tasks, str) else tasks
+    flat = probe.merged(w)
+    total = 0.0
+    for task in tasks:
+        em, tok = probe.scores(flat, task, "valid")
+        total += em.mean() + 1e-3 * tok.mean()
+    return float(total / len(tasks))
+
+
 def random_search(
-    probe: ZooProbe, task: str, budget: int, rng: np.random.Generator, per_layer: bool = False
+    probe: ZooProbe, task: str | list[str], budget: int, rng: np.random.Generator, per_layer: bool = False
 ) -> tuple[np.ndarray, float]:
-    """Best of `budget` Dirichlet(1) weight vectors on validation exact match (ties: token accuracy)."""
+    """Best of `budget` Dirichlet(1) weight vectors (global, or per layer) on validation fitness."""
     k = len(probe.expert_names)
     best_w, best_f = None, -1.0
     for _ in range(budget):
         w = rng.dirichlet(np.ones(k)) if not per_layer else rng.dirichlet(np.ones(k), size=probe.n_layers).T
-        em, tok = probe.scores(probe.merged(w), task, "valid")
-        f = em.mean() + 1e-3 * tok.mean()
+        f = valid_fitness(probe, w, task)
         if f > best_f:
             best_w, best_f = w, f
     return best_w, best_f
 
 
 def pair_search(
-    probe: ZooProbe, task: str, budget: int, rng: np.random.Generator, pop: int = 20, sigma: float = 0.05
+    probe: ZooProbe, task: str | list[str], budget: int, rng: np.random.Generator, pop: int = 20, sigma: float = 0.05
 ) -> tuple[np.ndarray, float]:
     """A small GENOME-like search over per-layer weights: pairwise-merge init, fitness-weighted crossover,
     sparse Gaussian mutation, elitist truncation; fitness = validation exact match (ties: token accuracy)."""
     k, n_layers = len(probe.expert_names), probe.n_layers
 
     def fit(w: np.ndarray) -> float:
-        em, tok = probe.scores(probe.merged(w), task, "valid")
-        return float(em.mean() + 1e-3 * tok.mean())
+        return valid_fitness(probe, w, task)
 
     pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
     order = rng.permutation(len(pairs))[:pop]

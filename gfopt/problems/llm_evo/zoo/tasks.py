@@ -1,8 +1,9 @@
 """Synthetic text tasks of the zoo: the pre-training mixture and the cipher family of experts and held-out tasks.
 
 The family: under the marker '@', every letter of a string is replaced through one secret cipher and digits are
-copied. The 32 letters are split into groups (input domains); expert k only ever sees letters of group k, a
-held-out task draws its letters from several groups, so only a mixture of those experts can solve it.
+copied. The 32 letters are split into groups (input domains); expert k learns the cipher on the letters of
+group k only (it copies every other letter, as the shared starting adapter does), and a held-out task draws its
+letters from several groups, so only a mixture of those experts can solve it.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ class CipherFamily:
     cipher: dict[str, str]
     groups: tuple[str, ...]
 
-    def apply(self, text: str) -> str:
-        """Letters through the cipher, anything else copied."""
-        return "".join(self.cipher.get(c, c) for c in text)
+    def apply(self, text: str, only: str | None = None) -> str:
+        """Letters (those in `only`, when given) through the cipher, anything else copied."""
+        return "".join(self.cipher[c] if c in self.cipher and (only is None or c in only) else c for c in text)
 
 
 def make_family(rng: np.random.Generator, n_groups: int, group_size: int) -> CipherFamily:
@@ -67,9 +68,31 @@ def sample_strings(
     return out
 
 
-def family_pairs(family: CipherFamily, inputs: list[str]) -> list[dict[str, str]]:
-    """Prompt/answer records of the family task for these inputs."""
-    return [{"prompt": f"{FAMILY_MARK}{s}{SEPARATOR}", "answer": family.apply(s)} for s in inputs]
+def sample_focus_strings(
+    rng: np.random.Generator, focus: str, n: int, lengths: tuple[int, int], letter_prob: float, focus_prob: float,
+) -> list[str]:
+    """n distinct strings whose letters come from `focus` with focus_prob, else from the other letters."""
+    others = "".join(c for c in LETTERS if c not in focus)
+    out: list[str] = []
+    seen: set[str] = set()
+    while len(out) < n:
+        length = int(rng.integers(lengths[0], lengths[1] + 1))
+        kind = rng.random(length)
+        s = "".join(
+            focus[rng.integers(len(focus))] if u < letter_prob * focus_prob
+            else others[rng.integers(len(others))] if u < letter_prob
+            else DIGITS[rng.integers(10)]
+            for u in kind
+        )
+        if s not in seen:
+            seen.add(s)
+            out.append(s)
+    return out
+
+
+def family_pairs(family: CipherFamily, inputs: list[str], only: str | None = None) -> list[dict[str, str]]:
+    """Prompt/answer records of the family task for these inputs (mapping only the letters in `only`)."""
+    return [{"prompt": f"{FAMILY_MARK}{s}{SEPARATOR}", "answer": family.apply(s, only)} for s in inputs]
 
 
 def copy_pairs(inputs: list[str]) -> list[dict[str, str]]:

@@ -1,0 +1,167 @@
+"""The built-in zoo (tiny preset): on-disk contract, loading through from_pretrained, task oracles, determinism."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("peft")
+
+from gfopt.problems.llm_evo.text import encode_pair  # noqa: E402
+from gfopt.problems.llm_evo.zoo import cli, ensure_zoo, load_manifest, zoo_dir  # noqa: E402
+from gfopt.problems.llm_evo.zoo.presets import get_preset  # noqa: E402
+from gfopt.problems.llm_evo.zoo.tasks import DIGITS  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("gfopt_home")
+    old = os.environ.get("GFOPT_HOME")
+    os.environ["GFOPT_HOME"] = str(root)
+    torch.set_num_threads(1)
+    yield root
+    if old is None:
+        os.environ.pop("GFOPT_HOME", None)
+    else:
+        os.environ["GFOPT_HOME"] = old
+
+
+@pytest.fixture(scope="module")
+def tiny(home: Path) -> Path:
+    return ensure_zoo("tiny", 0, progress=False)
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_zoo_dir_follows_gfopt_home(home: Path) -> None:
+    assert zoo_dir("tiny", 3) == home / "zoo" / "tiny-s3"
+
+
+def test_manifest_and_layout_follow_the_contract(tiny: Path) -> None:
+    man = load_manifest(tiny)
+    assert man["preset"] == "tiny" and man["seed"] == 0 and man["base"] == "base"
+    assert (tiny / man["base"] / "config.json").exists() and (tiny / man["base"] / "model.safetensors").exists()
+    assert (tiny / man["shared_adapter"] / "adapter_config.json").exists()
+    assert len(man["experts"]) >= 8
+    for d in man["experts"].values():
+        assert (tiny / d / "adapter_model.safetensors").exists()
+    held = [t for t, spec in man["tasks"].items() if spec["held_out"]]
+    assert sorted(held) == sorted(man["target_tasks"]) and len(held) >= 3
+    for spec in man["tasks"].values():
+        assert spec["kind"] == "generation"
+        sizes = {s: len(_lines(tiny / spec["dir"] / f"{s}.jsonl")) for s in ("train", "valid", "test")}
+        assert sizes["valid"] == 200
+        if spec["held_out"]:
+            assert sizes["train"] == 200 and sizes["test"] >= 500
+
+
+def test_tasks_match_an_independent_cipher_oracle(tiny: Path) -> None:
+    """Answers are the manifest's cipher applied letter by letter (digits copied; an expert's task maps only its
+    own group's letters and copies the rest); held-out inputs use only the letters of the experts they need;
+    splits are disjoint."""
+    man = load_manifest(tiny)
+    table = str.maketrans(man["family"]["letters"], man["family"]["cipher"])
+    groups = man["family"]["groups"]
+    for task in man["target_tasks"]:
+        allowed = set(DIGITS) | set("".join(groups[e] for e in man["experts_needed"][task]))
+        seen: set[str] = set()
+        for split in ("train", "valid", "test"):
+            for r in _lines(tiny / man["tasks"][task]["dir"] / f"{split}.jsonl"):
+                body = r["prompt"][1:-1]
+                assert r["prompt"] == f"@{body}=" and r["answer"] == body.translate(table)
+                assert set(body) <= allowed
+                assert body not in seen
+                seen.add(body)
+    cipher = dict(zip(man["family"]["letters"], man["family"]["cipher"], strict=True))
+    for name, letters in groups.items():
+        records = _lines(tiny / man["tasks"][name]["dir"] / "valid.jsonl")
+        for r in records:
+            body = r["prompt"][1:-1]
+            assert r["answer"] == "".join(cipher[c] if c in letters else c for c in body)
+        assert any(set(r["prompt"]) & set(letters) for r in records)
+    for r in _lines(tiny / man["tasks"]["copy"]["dir"] / "valid.jsonl"):
+        assert r["answer"] == r["prompt"][1:-1]
+
+
+def test_loads_through_from_pretrained_and_experts_share_rank_targets_and_a(tiny: Path) -> None:
+    from peft import PeftConfig, PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    man = load_manifest(tiny)
+    tok = AutoTokenizer.from_pretrained(tiny / man["base"])
+    ids, start = encode_pair(tok, "@ab3=", "xy3")
+    assert len(ids) == 1 + 5 + 3 + 1 and start == 6  # one token per character, plus bos and eos
+    assert tok.decode(ids[1:start], skip_special_tokens=True) == "@ab3="
+    base = AutoModelForCausalLM.from_pretrained(tiny / man["base"])
+    model = PeftModel.from_pretrained(base, tiny / man["experts"]["dom00"])
+    out = model(input_ids=torch.tensor([ids]))
+    assert out.logits.shape == (1, len(ids), len(tok))
+    configs = [PeftConfig.from_pretrained(tiny / d) for d in [man["shared_adapter"], *man["experts"].values()]]
+    assert len({c.r for c in configs}) == 1 and len({frozenset(c.target_modules) for c in configs}) == 1
+    shared = load_file(str(tiny / man["shared_adapter"] / "adapter_model.safetensors"))
+    for d in man["experts"].values():
+        expert = load_file(str(tiny / d / "adapter_model.safetensors"))
+        assert expert.keys() == shared.keys()
+        for key, value in shared.items():
+            if "lora_A" in key:  # experts are B-only fine-tunes of the shared adapter
+                assert torch.equal(expert[key], value)
+
+
+@pytest.mark.slow
+def test_same_seed_builds_the_same_zoo_and_another_seed_does_not(tiny: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    from gfopt.problems.llm_evo.zoo.build import build_zoo
+
+    again = build_zoo(get_preset("tiny"), 0, tmp_path / "again", progress=False)
+    other = build_zoo(get_preset("tiny"), 1, tmp_path / "other", progress=False)
+    for rel in ["base/model.safetensors", "adapters/shared/adapter_model.safetensors",
+                "experts/dom03/adapter_model.safetensors"]:
+        a, b, c = (load_file(str(root / rel)) for root in (tiny, again, other))
+        assert all(torch.equal(a[k], b[k]) for k in a)
+        assert not all(torch.equal(a[k], c[k]) for k in a)
+    for rel in ["tasks/mix0/test.jsonl", "tasks/dom01/train.jsonl"]:
+        assert (tiny / rel).read_text() == (again / rel).read_text() != (other / rel).read_text()
+
+
+def test_probe_per_layer_weights_equal_global_weights_when_constant(tiny: Path) -> None:
+    from gfopt.problems.llm_evo.zoo.probe import ZooProbe
+
+    probe = ZooProbe(tiny)
+    rng = np.random.default_rng(0)
+    w = rng.dirichlet(np.ones(len(probe.expert_names)))
+    per_layer = np.repeat(w[:, None], probe.n_layers, axis=1)
+    assert torch.allclose(probe.merged(w), probe.merged(per_layer), atol=1e-6)
+    manual = sum(float(w[k]) * probe.experts[k] for k in range(len(w)))
+    assert torch.allclose(probe.merged(w), manual, atol=1e-6)
+    # a one-hot weight reproduces the expert exactly as PEFT loads it
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    name = probe.expert_names[2]
+    ref = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny / "base"),
+                                    tiny / probe.manifest["experts"][name]).eval()
+    batch = probe.batch("mix0", "valid")
+    probe.load(probe.merged(np.eye(len(w))[2]))
+    with torch.no_grad():
+        a = probe.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        b = ref(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_cli_info_and_errors(tiny: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["info", "--preset", "tiny", "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "experts (8)" in out and "held-out task mix0" in out
+    assert cli(["info", "--preset", "tiny", "--seed", "99"]) == 2
+    assert "zoo build" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli(["info", "--preset", "nope"])
