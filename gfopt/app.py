@@ -30,7 +30,7 @@ def config_hash(cfg: DictConfig) -> str:
     """Hash of everything that changes the search (the whole resolved config minus `hydra`)."""
     d = OmegaConf.to_container(cfg, resolve=True)
     d.pop("hydra", None)
-    for k in ("resume", "progress", "checkpoint_every"):
+    for k in ("resume", "progress", "checkpoint_every", "checkpoint_min_interval_s"):
         d.pop(k, None)
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -60,7 +60,8 @@ def execute(cfg: DictConfig, outdir: Path) -> float:
     rng = np.random.default_rng(cfg.seed)
 
     digest = config_hash(cfg)
-    ckpt = Checkpoint(outdir / CHECKPOINT_FILE, every=cfg.checkpoint_every)
+    ckpt = Checkpoint(outdir / CHECKPOINT_FILE, every=cfg.checkpoint_every,
+                      min_interval_s=cfg.checkpoint_min_interval_s)
     state = _resume_state(ckpt, digest) if cfg.resume else None
     if state is not None:
         log.info("resuming from %s at step %d", ckpt.path, state["steps"])

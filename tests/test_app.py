@@ -89,7 +89,8 @@ def test_same_seed_gives_identical_result_json(tmp_path):
 
 @pytest.mark.slow
 def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_result(tmp_path):
-    args = ["problem=tsp", "problem.cities=30", "problem.delay_s=0.05", "engine=ga", "budget.steps=40", "seed=3"]
+    args = ["problem=tsp", "problem.cities=30", "problem.delay_s=0.05", "engine=ga", "budget.steps=40", "seed=3",
+            "checkpoint_min_interval_s=0"]
     ref = gfopt(*args, f"hydra.run.dir={tmp_path / 'ref'}", cwd=tmp_path)
     assert ref.returncode == 0, ref.stderr
 

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -80,15 +81,20 @@ class History(Callback):
 
 
 class Checkpoint(Callback):
-    """Save `engine.state_dict()` every `every` steps (and at the end) to `path`, atomically."""
+    """Save `engine.state_dict()` to `path` atomically: every `every` steps, but not more often than every
+    `min_interval_s` seconds (an fsync per millisecond-step would dominate fast runs), and at the end."""
 
-    def __init__(self, path: Path, every: int = 1) -> None:
+    def __init__(self, path: Path, every: int = 1, min_interval_s: float = 0.0) -> None:
         self.path = Path(path)
         self.every = max(1, int(every))
+        self.min_interval_s = float(min_interval_s)
+        self._last = -float("inf")
 
     def on_step(self, engine: Engine, status: dict[str, Any]) -> None:
-        if engine.steps % self.every == 0:
+        now = time.monotonic()
+        if engine.steps % self.every == 0 and now - self._last >= self.min_interval_s:
             save_state(engine.state_dict(), self.path)
+            self._last = now
 
     def on_end(self, engine: Engine, result: RunResult) -> None:
         save_state(engine.state_dict(), self.path)

@@ -102,6 +102,7 @@ class GfoptConfig:
     seed: int = 0
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     checkpoint_every: int = 1
+    checkpoint_min_interval_s: float = 5.0
     resume: bool = True
     progress: Any = "auto"
     optimized_metric: str | None = None
@@ -109,4 +110,5 @@ class GfoptConfig:
     def __post_init__(self) -> None:
         check(self.seed >= 0, "seed", f"must be a non-negative integer, got {self.seed}")
         check(self.checkpoint_every >= 1, "checkpoint_every", "must be >= 1")
+        check(self.checkpoint_min_interval_s >= 0, "checkpoint_min_interval_s", "must be >= 0")
         check(self.progress in ("auto", True, False), "progress", f"must be auto, true or false, got {self.progress}")
