@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 ENGINES = {"genome": "GENOME", "genome_plus": "GENOME+"}
+FIXED = ("best_expert", "shared", "uniform")
 
 
 def run_all(out: Path, engines: list[str], seeds: list[int], extra: list[str]) -> None:
@@ -52,7 +53,12 @@ def rows_of(r: dict, label: str) -> dict[str, dict[str, float]]:
     """Method name -> {task: test exact match} for one run."""
     t = r["test"]
     rows = {f"{label} best": t["best"], f"{label} ensemble": t["ensemble"], f"{label} chosen": t["chosen"]}
-    return rows | {b: v for b, v in t["baselines"].items()}
+    return rows | {_bname(label, b): v for b, v in t["baselines"].items()}
+
+
+def _bname(label: str, baseline: str) -> str:
+    """Budgeted searches carry the engine whose evaluation budget they used; fixed baselines do not."""
+    return baseline if baseline in FIXED else f"{label} {baseline}"
 
 
 def main() -> None:
@@ -88,27 +94,30 @@ def main() -> None:
     for t in tasks:
         tag = "target" if t in first["targets"] else "zero-shot"
         print(f"== {t} ({tag})")
-        print(f"{'method':<20}" + "".join(f"{'seed ' + str(s):>9}" for s in seeds) + f"{'mean':>9}{'sd':>8}")
+        print(f"{'method':<24}" + "".join(f"{'seed ' + str(s):>9}" for s in seeds) + f"{'mean':>9}{'sd':>8}")
         for m in methods:
             vals = [table[m].get(s, {}).get(t, np.nan) for s in seeds]
-            print(f"{m:<20}" + "".join(f"{v:>9.3f}" for v in vals) + f"{np.nanmean(vals):>9.3f}"
+            print(f"{m:<24}" + "".join(f"{v:>9.3f}" for v in vals) + f"{np.nanmean(vals):>9.3f}"
                   f"{np.nanstd(vals):>8.3f}")
         print()
     print("margin of the validation-chosen evolution result over each baseline (mean over seeds); noise = "
-          "seed sd of the difference + 2 x binomial SE of a test score; WIN when margin > noise")
+          "seed sd of the difference + 2 x binomial SE of the difference; WIN when margin > noise")
     for e in args.engines:
         chosen = f"{ENGINES[e]} chosen"
         if chosen not in table:
             continue
+        run = next(r for (e2, _), r in res.items() if e2 == e)
         for t in tasks:
             n = first.get("test_sizes", {}).get(t, 500)
             parts = []
-            for b in first["test"]["baselines"]:
+            for b in (_bname(ENGINES[e], b) for b in run["test"]["baselines"]):
                 diff = [table[chosen][s][t] - table[b][s][t] for s in seeds if s in table[chosen] and s in table[b]]
-                p = np.mean([table[b][s][t] for s in seeds if s in table[b]])
-                noise = float(np.std(diff)) + 2 * np.sqrt(max(p * (1 - p), 1e-4) / n)
+                pb = np.mean([table[b][s][t] for s in seeds if s in table[b]])
+                pc = np.mean([table[chosen][s][t] for s in seeds if s in table[chosen]])
+                se = np.sqrt((pb * (1 - pb) + pc * (1 - pc)) / n)  # binomial SE of a difference of two scores
+                noise = float(np.std(diff)) + 2 * se
                 verdict = "WIN" if np.mean(diff) > noise else ("loss" if np.mean(diff) < -noise else "tie")
-                parts.append(f"{b} {np.mean(diff):+.3f} (noise {noise:.3f}) {verdict}")
+                parts.append(f"{b.split(' ')[-1]} {np.mean(diff):+.3f} (noise {noise:.3f}) {verdict}")
             print(f"{ENGINES[e]:<8}{t:<10}" + "; ".join(parts))
 
 
