@@ -62,6 +62,8 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tag", default="")
+    parser.add_argument("--part", choices=["all", "per-task", "joint"], default="all",
+                        help="run only the per-task or only the joint searches (e.g. in two processes)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     probe = ZooProbe(ensure_zoo(args.preset, args.seed))
@@ -76,7 +78,7 @@ def main() -> None:
         print(f"  {split:5s} " + " ".join(f"{v:5.2f}" for v in curve[split]))
 
     rows = []
-    for task in man["target_tasks"]:
+    for task in man["target_tasks"] if args.part != "joint" else []:
         n_test = len(probe.batch(task, "test")["input_ids"])
         row: dict = {"task": task, "needs": man["experts_needed"][task], "n_test": n_test}
         row["shared"] = probe.exact_match(probe.shared_b, task, "test")
@@ -95,7 +97,7 @@ def main() -> None:
         rows.append(row)
     targets = list(man["target_tasks"])
     joint: dict = {"budget": args.budget}
-    for name, search in (("random", random_search), ("genome_like", pair_search)):
+    for name, search in (("random", random_search), ("genome_like", pair_search)) if args.part != "per-task" else []:
         joint[name] = []
         for run in range(args.runs):
             rng = np.random.default_rng([args.seed, run, 8])
@@ -112,13 +114,14 @@ def main() -> None:
         print(f"{r['task']:6s} {','.join(r['needs']):24s} {r['shared']:6.3f} {r['best_expert']:7.3f} "
               f"{r['uniform']:7.3f} {fmt(r['random']):>22s} {fmt(r['genome_like']):>22s} {noise:6.3f}")
     print(f"\njoint search over all held-out tasks (fitness = mean valid EM), budget {args.budget}; TEST EM:")
-    for name in ("random", "genome_like"):
+    for name in [n for n in ("random", "genome_like") if n in joint]:
         for t in targets:
             print(f"  {name:12s} {t:6s} " + " ".join(f"{run[t]:.3f}" for run in joint[name]))
     out = {"preset": args.preset, "seed": args.seed, "budget": args.budget, "curve": curve, "per_task": rows,
            "joint": joint, "seconds": round(time.perf_counter() - t0, 1)}
-    (HERE / f"zoo_premise_{tag}.json").write_text(json.dumps(out, indent=1))
-    print(f"\n{out['seconds']} s; wrote experiments/zoo_premise_{tag}.json and zoo_interpolation_{tag}.png")
+    name = f"zoo_premise_{tag}" + ("" if args.part == "all" else f"_{args.part}") + ".json"
+    (HERE / name).write_text(json.dumps(out, indent=1))
+    print(f"\n{out['seconds']} s; wrote experiments/{name} and zoo_interpolation_{tag}.png")
 
 
 if __name__ == "__main__":

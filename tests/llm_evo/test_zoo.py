@@ -165,3 +165,20 @@ def test_cli_info_and_errors(tiny: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "zoo build" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli(["info", "--preset", "nope"])
+
+
+def test_progress_bar_is_off_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gfopt.problems.llm_evo.zoo.build import progress_enabled
+
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    monkeypatch.setenv("CI", "true")
+    assert not progress_enabled(True)
+    monkeypatch.delenv("CI")
+    assert progress_enabled(True) and not progress_enabled(False)
+
+
+def test_unknown_preset_is_a_config_error() -> None:
+    from gfopt.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown preset"):
+        get_preset("huge")
