@@ -182,3 +182,17 @@ def test_unknown_preset_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match="unknown preset"):
         get_preset("huge")
+
+
+@pytest.mark.slow
+def test_a_zoo_from_an_older_version_is_rebuilt(home: Path) -> None:
+    from gfopt.problems.llm_evo.zoo import ZOO_VERSION
+
+    stale = zoo_dir("tiny", 5)
+    stale.mkdir(parents=True)
+    (stale / "manifest.json").write_text(json.dumps({"preset": "tiny", "seed": 5, "zoo_version": ZOO_VERSION - 1}))
+    (stale / "junk.txt").write_text("left over")
+    assert ensure_zoo("tiny", 5, progress=False) == stale
+    assert load_manifest(stale)["zoo_version"] == ZOO_VERSION
+    assert not (stale / "junk.txt").exists() and (stale / "experts" / "dom00").is_dir()
+    assert not [p for p in stale.parent.iterdir() if p.name.startswith((".tmp-", ".old-"))]

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gfopt.errors import InputError
-from gfopt.problems.llm_evo.zoo.presets import PRESETS, ZooPreset, get_preset
+from gfopt.problems.llm_evo.zoo.presets import PRESETS, ZOO_VERSION, ZooPreset, get_preset
 
 
 def gfopt_home() -> Path:
@@ -41,9 +41,10 @@ def load_manifest(path: str | Path) -> dict[str, Any]:
 
 
 def ensure_zoo(preset: str = "default", seed: int = 0, progress: bool = True) -> Path:
-    """The zoo dir of (preset, seed), built first when missing."""
+    """The zoo dir of (preset, seed), built first when missing or built by an older zoo version."""
     out = zoo_dir(preset, seed)
-    if not (out / "manifest.json").exists():
+    manifest = out / "manifest.json"
+    if not manifest.exists() or load_manifest(out).get("zoo_version") != ZOO_VERSION:
         from gfopt.problems.llm_evo.zoo.build import build_zoo
 
         build_zoo(get_preset(preset), int(seed), out, progress=progress)
@@ -57,4 +58,4 @@ def cli(argv: list[str]) -> int:
     return run_cli(argv)
 
 
-__all__ = ["PRESETS", "ZooPreset", "cli", "ensure_zoo", "gfopt_home", "load_manifest", "zoo_dir"]
+__all__ = ["PRESETS", "ZOO_VERSION", "ZooPreset", "cli", "ensure_zoo", "gfopt_home", "load_manifest", "zoo_dir"]

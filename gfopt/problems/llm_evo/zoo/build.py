@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from gfopt.core.checkpoint import atomic_write_json
-from gfopt.problems.llm_evo.zoo.presets import ZooPreset
+from gfopt.problems.llm_evo.zoo.presets import ZOO_VERSION, ZooPreset
 from gfopt.problems.llm_evo.zoo.tasks import (
     LETTERS,
     SYMBOLS,
@@ -78,7 +78,7 @@ def plan_tasks(preset: ZooPreset, seed: int) -> dict[str, Any]:
 
 
 def build_zoo(preset: ZooPreset, seed: int, out: Path, progress: bool = True) -> Path:
-    """Build the zoo of `preset` with `seed` into `out` (atomically; a finished `out` is left as it is)."""
+    """Build the zoo of `preset` with `seed` into `out` atomically; an older zoo at `out` is replaced."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, LlamaConfig
@@ -165,6 +165,7 @@ def build_zoo(preset: ZooPreset, seed: int, out: Path, progress: bool = True) ->
     manifest = {
         "preset": preset.name,
         "seed": seed,
+        "zoo_version": ZOO_VERSION,
         "base": "base",
         "shared_adapter": "adapters/shared",
         "experts": {name: f"experts/{name}" for name in plan["expert_names"]},
@@ -180,10 +181,21 @@ def build_zoo(preset: ZooPreset, seed: int, out: Path, progress: bool = True) ->
         "build_seconds": round(time.perf_counter() - t0, 2),
     }
     atomic_write_json(tmp / "manifest.json", manifest)
-    try:
-        os.rename(tmp, out)
-    except OSError:
-        if not (out / "manifest.json").exists():
-            raise
-        shutil.rmtree(tmp, ignore_errors=True)  # another process finished the same zoo first
+    _swap_into_place(tmp, out)
     return out
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    """Rename the finished temp dir to `out`; a stale `out` is moved aside first, a current one wins."""
+    if out.exists():
+        try:
+            current = json.loads((out / "manifest.json").read_text()).get("zoo_version") == ZOO_VERSION
+        except (OSError, ValueError):
+            current = False
+        if current:  # another process finished the same zoo first
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
+        old = out.parent / f".old-{out.name}-{os.getpid()}"
+        os.rename(out, old)
+        shutil.rmtree(old, ignore_errors=True)
+    os.rename(tmp, out)

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from gfopt.errors import ConfigError
 
+# Bump when a build would come out differently (tasks, training, layout): older zoos on disk are rebuilt.
+ZOO_VERSION = 2
+
 
 @dataclass(frozen=True)
 class ZooPreset:
