@@ -5,7 +5,7 @@
     a same-budget random search over global merge weights and a small GENOME-like search over per-layer merge
     weights (both chosen on VALID), over several search seeds; plus the joint search over all held-out tasks.
 
-    python experiments/zoo_premise.py --preset default --seed 0 --budget 200 --runs 3
+    python experiments/zoo_premise.py --preset default --seed 0 --budget 150 --runs 3
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def interpolation(probe: ZooProbe, task: str, out: Path) -> dict:
 
     a, b = probe.manifest["experts_needed"][task][:2]
     ia, ib = probe.expert_names.index(a), probe.expert_names.index(b)
-    grid = np.linspace(0, 1, 11)
+    grid = np.linspace(0, 1, 21)
     k = len(probe.expert_names)
     curve = {"valid": [], "test": [], "w": grid.tolist(), "a": a, "b": b, "task": task}
     for w in grid:
@@ -71,7 +71,8 @@ def main() -> None:
     k = len(probe.expert_names)
     tag = f"{args.preset}-s{args.seed}{args.tag}"
     t0 = time.perf_counter()
-    curve = interpolation(probe, man["target_tasks"][0], HERE / f"zoo_interpolation_{tag}.png")
+    pair_task = next((t for t in man["target_tasks"] if len(man["experts_needed"][t]) == 2), man["target_tasks"][0])
+    curve = interpolation(probe, pair_task, HERE / f"zoo_interpolation_{tag}.png")
     print(f"interpolation on {curve['task']} between {curve['a']} (w=1) and {curve['b']} (w=0):")
     print("  w     " + " ".join(f"{w:5.2f}" for w in curve["w"]))
     for split in ("valid", "test"):

@@ -38,11 +38,11 @@ def progress_enabled(progress: bool) -> bool:
 
 
 def _task_splits(
-    rng: np.random.Generator, letters: str, sizes: dict[str, int], preset: ZooPreset
+    rng: np.random.Generator, letters: str, sizes: dict[str, int], preset: ZooPreset, probs: np.ndarray | None = None
 ) -> dict[str, list[str]]:
-    """Disjoint train/valid/test input strings over `letters` and digits."""
+    """Disjoint train/valid/test input strings over `letters` (drawn with `probs`) and digits."""
     total = sum(sizes.values())
-    inputs = sample_strings(rng, letters, total, preset.lengths, preset.letter_prob)
+    inputs = sample_strings(rng, letters, total, preset.lengths, preset.letter_prob, probs=probs)
     out, at = {}, 0
     for split, n in sizes.items():
         out[split] = inputs[at : at + n]
@@ -68,12 +68,15 @@ def plan_tasks(preset: ZooPreset, seed: int) -> dict[str, Any]:
         tasks[name] = {"records": records, "held_out": False, "experts": [name]}
     held_sizes = {"train": preset.n_heldout_train, "valid": preset.n_valid, "test": preset.n_test}
     pool = [int(g) for g in rng.choice(preset.n_groups, size=preset.pool, replace=False)]
-    for i, members in enumerate(preset.held_out):
-        pick = sorted(pool[m] for m in members)
+    for i, shares in enumerate(preset.held_out):
+        members = [m for m, share in enumerate(shares) if share > 0]
+        pick = [pool[m] for m in members]
         letters = "".join(family.groups[g] for g in pick)
-        splits = _task_splits(rng, letters, held_sizes, preset)
+        probs = np.repeat([shares[m] for m in members], preset.group_size).astype(float)
+        splits = _task_splits(rng, letters, held_sizes, preset, probs / probs.sum())
         tasks[f"mix{i}"] = {"records": {k: family_pairs(family, v) for k, v in splits.items()}, "held_out": True,
-                            "experts": [expert_names[g] for g in pick]}
+                            "experts": [expert_names[g] for g in pick],
+                            "shares": {expert_names[pool[m]]: shares[m] for m in members}}
     return {"family": family, "expert_names": expert_names, "tasks": tasks}
 
 
@@ -173,6 +176,7 @@ def build_zoo(preset: ZooPreset, seed: int, out: Path, progress: bool = True) ->
                   for name, t in tasks.items()},
         "target_tasks": [name for name, t in tasks.items() if t["held_out"]],
         "experts_needed": {name: t["experts"] for name, t in tasks.items() if t["held_out"]},
+        "letter_shares": {name: t["shares"] for name, t in tasks.items() if t["held_out"]},
         "family": {"cipher": "".join(family.cipher[c] for c in LETTERS), "letters": LETTERS,
                    "groups": dict(zip(plan["expert_names"], family.groups, strict=True))},
         "model": {"parameters": n_params, "architecture": "LlamaForCausalLM", "hidden": preset.hidden,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from gfopt.errors import ConfigError
 
 # Bump when a build would come out differently (tasks, training, layout): older zoos on disk are rebuilt.
-ZOO_VERSION = 2
+ZOO_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -21,10 +21,10 @@ class ZooPreset:
     lengths: tuple[int, int] = (5, 7)
     letter_prob: float = 0.7
     focus_prob: float = 0.5  # share of an expert's training letters from its own group (the rest are copied)
-    # held-out tasks draw letters from groups of one pool of `pool` experts (chosen by the seed), each task from
-    # the pool members listed in `held_out` (so one merge can serve every held-out task at once)
-    pool: int = 4
-    held_out: tuple[tuple[int, ...], ...] = ((0, 1), (2, 3), (1, 2, 3), (0, 1, 2, 3))
+    # held-out tasks draw letters from the groups of one pool of `pool` experts (chosen by the seed); each task
+    # gives each pool member a share of its letters (0: absent), so one merge can serve every held-out task at once
+    pool: int = 3
+    held_out: tuple[tuple[float, ...], ...] = ((0.6, 0.2, 0.2), (0.2, 0.6, 0.2), (0.2, 0.2, 0.6), (0.5, 0.5, 0.0))
     # model (Llama family)
     hidden: int = 96
     layers: int = 3
@@ -53,8 +53,9 @@ class ZooPreset:
     def __post_init__(self) -> None:
         if self.n_groups * self.group_size > 32:
             raise ConfigError(f"zoo preset {self.name}: n_groups * group_size must be <= 32 letters")
-        if self.pool > self.n_groups or any(not t or max(t) >= self.pool for t in self.held_out):
-            raise ConfigError(f"zoo preset {self.name}: held_out entries must index into a pool of <= n_groups")
+        if self.pool > self.n_groups or any(len(t) != self.pool or sum(t) <= 0 for t in self.held_out):
+            raise ConfigError(f"zoo preset {self.name}: held_out entries need one share per pool member (pool <= "
+                              "n_groups)")
 
 
 PRESETS: dict[str, ZooPreset] = {
@@ -63,7 +64,7 @@ PRESETS: dict[str, ZooPreset] = {
         name="tiny",
         n_groups=8,
         pool=3,
-        held_out=((0, 1), (1, 2), (0, 1, 2)),
+        held_out=((0.5, 0.5, 0.0), (0.0, 0.5, 0.5), (0.4, 0.3, 0.3)),
         hidden=48,
         layers=2,
         heads=2,

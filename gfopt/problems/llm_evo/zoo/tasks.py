@@ -47,9 +47,10 @@ def make_family(rng: np.random.Generator, n_groups: int, group_size: int) -> Cip
 
 def sample_strings(
     rng: np.random.Generator, letters: str, n: int, lengths: tuple[int, int], letter_prob: float,
-    exclude: set[str] | None = None,
+    exclude: set[str] | None = None, probs: np.ndarray | None = None,
 ) -> list[str]:
-    """n distinct strings (none in `exclude`) mixing `letters` (each position with letter_prob) and digits."""
+    """n distinct strings (none in `exclude`) mixing `letters` (each position with letter_prob; drawn with
+    `probs`, default uniform) and digits."""
     out: list[str] = []
     seen = set(exclude or ())
     tries = 0
@@ -60,7 +61,9 @@ def sample_strings(
         length = int(rng.integers(lengths[0], lengths[1] + 1))
         is_letter = rng.random(length) < letter_prob
         s = "".join(
-            letters[rng.integers(len(letters))] if il else DIGITS[rng.integers(10)] for il in is_letter
+            letters[rng.choice(len(letters), p=probs) if probs is not None else rng.integers(len(letters))]
+            if il else DIGITS[rng.integers(10)]
+            for il in is_letter
         )
         if s not in seen:
             seen.add(s)
