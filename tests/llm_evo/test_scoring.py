@@ -1,6 +1,7 @@
 """Scoring: teacher-forced exact match agrees with real greedy generation; live swaps equal PEFT loading."""
 
 import numpy as np
+import pytest
 import torch
 
 from gfopt.problems.llm_evo.data import Sample
@@ -67,3 +68,28 @@ def test_extract_answer():
     assert extract_answer("Let me think.\nAnswer: 42\nmore", "answer") == "42"
     assert extract_answer(" 17 \n", "answer") == "17"
     assert extract_answer(" abc ", "eos") == "abc"
+
+
+def test_multiple_choice_loglik_matches_unpadded_forward(toy_problem):
+    from gfopt.problems.llm_evo.scoring import choice_loglik
+    from gfopt.problems.llm_evo.text import encode_pair
+
+    p = toy_problem
+    p.write(p.experts[0])
+    samples = [Sample("rev:12>", "21", choices=["21", "12", "9"], label=0),
+               Sample("inc:305>", "416", choices=["416", "4", "4161"], label=0)]
+    prep = prepare(p.tokenizer, samples, "multiple_choice", p.device, 2)
+    ll = choice_loglik(p.model, prep)
+    ref = []
+    with torch.inference_mode():
+        for s in samples:
+            for c in s.choices:
+                ids, start = encode_pair(p.tokenizer, s.prompt, c)
+                logp = torch.log_softmax(p.model(input_ids=torch.tensor([ids])).logits[0].float(), -1)
+                ref.append(sum(float(logp[j - 1, ids[j]]) for j in range(start, len(ids))))
+    np.testing.assert_allclose(ll, ref, rtol=1e-4, atol=1e-4)
+    exact, partial = score(p.model, prep)
+    for i in range(2):
+        cand = np.array(ref[3 * i:3 * i + 3])
+        assert exact[i] == float(np.argmax(cand) == 0)
+        assert partial[i] == pytest.approx(np.exp(cand[0]) / np.exp(cand).sum(), rel=1e-4)
