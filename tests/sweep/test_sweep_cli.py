@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 from gfopt.__main__ import conf_dir
 from gfopt.sweep.grammar import parse_search_space
 
-SWEEP = ["hydra/sweeper=gfopt_optuna", "engine=ga", "budget.steps=3", "problem.cities=8"]
+SWEEP = ["hydra/sweeper=gfopt_optuna", "problem=tsp", "engine=ga", "budget.steps=3", "problem.cities=8"]
 
 
 def gfopt(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -84,7 +84,8 @@ def test_sweep_writes_results_and_a_rerun_continues_to_the_total(tmp_path: Path)
 
 @pytest.mark.slow
 def test_grid_path_with_the_basic_sweeper_still_works(tmp_path: Path) -> None:
-    proc = gfopt("engine=ga", "budget.steps=2", "problem.cities=5,6", f"hydra.sweep.dir={tmp_path}/g", cwd=tmp_path)
+    proc = gfopt("problem=tsp", "engine=ga", "budget.steps=2", "problem.cities=5,6", f"hydra.sweep.dir={tmp_path}/g",
+                 cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     cities = sorted(len(yaml.safe_load(p.read_text())["tour"]) for p in (tmp_path / "g").rglob("result.json"))
     assert cities == [5, 6]

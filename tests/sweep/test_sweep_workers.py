@@ -27,7 +27,8 @@ SPACE = ["engine.crossover_rate=interval(0.1, 1.0)", "engine.population_size=int
 
 def worker(cwd: Path, *args: str) -> subprocess.Popen:
     env = {**os.environ, "CI": "true", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "gfopt", "-m", "hydra/sweeper=gfopt_optuna", "engine=ga", "problem.cities=8", *args]
+    cmd = [sys.executable, "-m", "gfopt", "-m", "hydra/sweeper=gfopt_optuna", "problem=tsp", "engine=ga",
+           "problem.cities=8", *args]
     return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
