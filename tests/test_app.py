@@ -162,3 +162,18 @@ def test_unparsable_sweep_grammar_is_one_line(tmp_path):
     assert p.returncode == 2
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("gfopt: error: engine.crossover_rate:"), p.stderr
+
+
+def test_a_problem_picks_its_engine_and_the_command_line_still_wins():
+    from hydra import compose, initialize_config_dir
+
+    from gfopt.config import register_configs
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        default = compose(config_name="config")
+        plus = compose(config_name="config", overrides=["problem=llm_evo"])
+        plain = compose(config_name="config", overrides=["problem=llm_evo", "engine=genome"])
+    assert default.problem.name == "dag_topo" and default.engine._target_.endswith("LocalSearchEngine")
+    assert plus.engine.max_population is not None and plus.engine.succession is not None  # GENOME+
+    assert plain.engine.max_population is None and plain.engine.succession is None  # GENOME
