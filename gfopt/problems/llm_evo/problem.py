@@ -100,6 +100,8 @@ class LlmEvoProblem(Problem):
 
             root = ensure_zoo(zoo.get("preset", "default"), int(zoo.get("seed", 0)), progress=True)
             man = load_manifest(root)
+            self.zoo_info = {"dir": str(root), "preset": man.get("preset"), "seed": man.get("seed"),
+                             "zoo_version": man.get("zoo_version")}
             experts = {k: str(root / v) for k, v in man["experts"].items()}
             shared = str(root / man["shared_adapter"]) if man.get("shared_adapter") else None
             targets = list(target_tasks) if target_tasks else list(man["target_tasks"])
@@ -109,6 +111,7 @@ class LlmEvoProblem(Problem):
                 specs.setdefault(t, {}).update(v)
             base = str(root / man["base"])
         else:
+            self.zoo_info = None
             experts = {Path(p).name or f"expert{i}": str(p) for i, p in enumerate(m["experts"])}
             if len(experts) != len(m["experts"]):
                 experts = {f"expert{i}": str(p) for i, p in enumerate(m["experts"])}

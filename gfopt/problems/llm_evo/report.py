@@ -63,7 +63,7 @@ def finalize_run(p: LlmEvoProblem, result: Any, outdir: Path) -> dict[str, Any]:
 
     best = np.asarray(result.best, dtype=np.float32)
     out: dict[str, Any] = {
-        "targets": p.targets, "zero_shot": [t for t in tasks if t not in p.targets],
+        "zoo": p.zoo_info, "targets": p.targets, "zero_shot": [t for t in tasks if t not in p.targets],
         "experts": p.expert_names, "fitness_metric": p.fit_cfg["metric"], "baseline_budget": budget,
         "test_sizes": {t: prep.n_samples for t, prep in test_preps.items()},
         "valid": {"best": valid_exact(best)}, "valid_fitness": {"best": float(p.evaluate([best])[0])},
