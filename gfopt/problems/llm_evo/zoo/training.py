@@ -39,16 +39,6 @@ def answer_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     )
 
 
-@torch.no_grad()
-def exact_match(model: Any, batch: dict[str, torch.Tensor]) -> np.ndarray:
-    """Per-sample teacher-forced exact match: every answer token and eos is the argmax (= greedy generation)."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    pred = logits[:, :-1].argmax(-1)
-    target = batch["labels"][:, 1:]
-    scored = target != -100
-    return ((pred == target) | ~scored).all(-1).cpu().numpy()
-
-
 def _adam_loop(
     params: list[torch.Tensor], steps: int, lr: float, loss_at: Callable[[int], torch.Tensor],
     tick: Callable[[], None], weight_decay: float = 0.0,
