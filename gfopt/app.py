@@ -14,7 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from gfopt.core.callbacks import Checkpoint, History, ProgressBar
-from gfopt.core.checkpoint import atomic_write_json
+from gfopt.core.checkpoint import atomic_write_json, atomic_write_text
 from gfopt.core.config import ConfigError
 from gfopt.core.engine import Budget, run
 from gfopt.errors import InputError
@@ -66,7 +66,7 @@ def execute(cfg: DictConfig, outdir: Path) -> float:
     if state is not None:
         log.info("resuming from %s at step %d", ckpt.path, state["steps"])
     marker = outdir / ".config_hash"
-    marker.write_text(digest)
+    atomic_write_text(marker, digest)
     budget = Budget(**OmegaConf.to_container(cfg.budget))
     callbacks = [
         ProgressBar(total=budget.steps, desc=str(cfg.problem.get("name", "gfopt")), enabled=cfg.progress),

@@ -76,9 +76,8 @@ class Engine(ABC):
         self.rng = rng
 
     def _better(self, a: float, b: float) -> bool:
-        if np.isnan(b):
-            return not np.isnan(a)
-        return self.problem.better(a, b)
+        """Scalar form of `improves`: one comparison rule (the problem's sense) for every decision."""
+        return bool(self.improves(np.array([a]), b)[0])
 
     def improves(self, fitness: np.ndarray, reference: float) -> np.ndarray:
         """Element-wise `_better(fitness[k], reference)`, vectorized."""

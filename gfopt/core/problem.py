@@ -41,7 +41,3 @@ class Problem(ABC):
     def finalize(self, result: Any, outdir: Path) -> dict[str, Any]:
         """Called once after the run: write problem-specific outputs, return extra `result.json` fields."""
         return {}
-
-    def better(self, a: float, b: float) -> bool:
-        """True when fitness `a` is strictly better than `b` in this problem's sense."""
-        return a < b if self.sense == "min" else a > b
