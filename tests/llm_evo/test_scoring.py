@@ -42,6 +42,26 @@ def test_live_swap_equals_fresh_peft_load(toy_dir, toy_problem):
     torch.testing.assert_close(live, ref)
 
 
+def test_merged_evaluation_scores_like_the_lora_branch(toy_dir, toy_problem):
+    """Folding W0 + scaling*BA into the base weights (the fp32 default) gives the LoRA branch's scores."""
+    from gfopt.problems.llm_evo.layout import LiveAdapter, LoraLayout
+
+    p = toy_problem
+    assert p.live.merged  # CPU fp32 default
+    _, plain = load_model(toy_dir / "base", toy_dir / "experts" / "e0", torch.device("cpu"), torch.float32)
+    live = LiveAdapter(plain, LoraLayout.from_model(plain), merged=False)
+    rng = np.random.default_rng(0)
+    samples = p.tasks["rev"].splits["test"] + p.tasks["inc"].splits["test"]
+    prep = prepare(p.tokenizer, samples, "generation", p.device, 16)
+    for g in [p.experts[1], p.random_merge([0, 1, 2], rng, layerwise=True)]:
+        p.write(g)
+        live.write(g)
+        merged, lora = score(p.model, prep), score(plain, prep)
+        np.testing.assert_array_equal(merged[0], lora[0])
+        np.testing.assert_allclose(merged[1], lora[1])
+    assert p.live.read().tobytes() == np.asarray(g, np.float32).tobytes()  # the LoRA tensors still hold the genome
+
+
 def test_batching_and_padding_do_not_change_scores(toy_problem):
     p = toy_problem
     samples = p.tasks["rev"].splits["test"]

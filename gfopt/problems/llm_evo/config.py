@@ -29,6 +29,8 @@ class ModelConfig:
     shared_adapter: str | None = None
     device: str = "auto"  # auto | cpu | cuda | cuda:0 ...
     dtype: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | float32 | bfloat16 | float16
+    # fold each candidate into the base weights for evaluation (same scores, base-model speed); null: on for fp32
+    merged_eval: bool | None = None
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """`LoraLayout`: where every LoRA A/B tensor of a PEFT model lives inside one flat genome vector.
 
 The live model's LoRA parameters are re-pointed to views of one flat device buffer, so writing a genome into
-the model is a single copy (no re-instantiation, no disk).
+the model is a single copy (no re-instantiation, no disk). In `merged` mode (fp32 only: a bf16 weight would round
+a small delta away) each write also folds the adapter into the base weights, W = W0 + scaling * B A, and PEFT's
+forward then skips the LoRA branch: the same function at the base model's speed.
 """
 
 from __future__ import annotations
@@ -64,9 +66,13 @@ class LoraLayout:
 
 
 class LiveAdapter:
-    """The live PEFT model's LoRA parameters as views of one flat buffer: `write(vec)` swaps a genome in."""
+    """The live PEFT model's LoRA parameters as views of one flat buffer: `write(vec)` swaps a genome in.
 
-    def __init__(self, model: torch.nn.Module, layout: LoraLayout) -> None:
+    `merged=True` also writes W0 + delta into each adapted base weight (kept W0 copies: memory of the adapted
+    weights once more) and marks the LoRA layers merged, so a forward costs what the base model costs.
+    """
+
+    def __init__(self, model: torch.nn.Module, layout: LoraLayout, merged: bool = False) -> None:
         params = dict(model.named_parameters())
         first = params[layout.tensors[0].name]
         self.flat = torch.empty(layout.size, dtype=first.dtype, device=first.device)
@@ -77,6 +83,16 @@ class LiveAdapter:
             p.requires_grad_(False)
         self.layout = layout
         self._staging = torch.empty(layout.size, dtype=torch.float32, pin_memory=first.device.type == "cuda")
+        self.merged = merged
+        self._folds: list[tuple[torch.nn.Module, str, torch.Tensor, torch.Tensor]] = []
+        if merged:
+            self._folds = _foldable(model)
+            self._fold()
+
+    def _fold(self) -> None:
+        with torch.no_grad():
+            for module, adapter, weight, w0 in self._folds:
+                weight.copy_(w0).add_(module.get_delta_weight(adapter))
 
     def read(self) -> np.ndarray:
         """The adapter now in the model, as a float32 genome."""
@@ -90,3 +106,26 @@ class LiveAdapter:
         else:
             self._staging.copy_(vec)  # pinned host buffer; the blocking copy keeps it safe to reuse
             self.flat.copy_(self._staging)
+        if self.merged:
+            self._fold()
+
+
+def _foldable(model: torch.nn.Module) -> list[tuple[torch.nn.Module, str, torch.Tensor, torch.Tensor]]:
+    """(LoRA layer, adapter, base weight, its W0 copy) for every plain-LoRA layer; marks each one merged."""
+    from peft.tuners.lora import LoraLayer
+
+    folds = []
+    for name, module in model.named_modules():
+        if not isinstance(module, LoraLayer):
+            continue
+        for adapter in module.active_adapters:
+            if adapter not in module.lora_A:
+                continue
+            if module.use_dora.get(adapter, False) or not hasattr(module.get_base_layer(), "weight"):
+                raise ValueError(f"LiveAdapter: {name} is not a plain LoRA linear layer; use merged=False")
+            weight = module.get_base_layer().weight
+            folds.append((module, adapter, weight.data, weight.detach().clone()))
+            module.merged_adapters = [adapter]  # PEFT's forward now runs the base layer only
+    if not folds:
+        raise ValueError("LiveAdapter: no LoRA layers to merge")
+    return folds

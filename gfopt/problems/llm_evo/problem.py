@@ -83,7 +83,9 @@ class LlmEvoProblem(Problem):
         self.layout = LoraLayout.from_model(self.model)
         self.experts = np.stack([load_vector(self.layout, p) for p in experts.values()])
         self.shared = load_vector(self.layout, shared) if shared else None
-        self.live = LiveAdapter(self.model, self.layout)
+        merged = m["merged_eval"]
+        self.live = LiveAdapter(self.model, self.layout,
+                                merged=self.dtype == torch.float32 if merged is None else bool(merged))
         w = np.array([self.tasks[t].weight for t in targets], dtype=float)
         if w.sum() <= 0:
             raise InputError("problem.tasks: the target tasks' weights sum to 0")
