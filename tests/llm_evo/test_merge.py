@@ -94,9 +94,21 @@ def test_layerwise_crossover_weights_stay_convex_per_layer():
         def expand(self, gw):
             return np.asarray(gw, dtype=np.float32)[:, [0, 0, 1, 1]]
 
-    op = LoraMerge(method="linear", layerwise=True)
+    op = LoraMerge(method="linear", layerwise=True, concentration=20.0)
     op.layout, op.segments = Layout(), Layout.segments
     parents = [np.zeros(4, np.float32), np.ones(4, np.float32)]
     child = op(parents, np.array([0.5, 0.5]), np.random.default_rng(0))
     assert child[0] == child[1] and child[2] == child[3]  # one weight per layer
     assert 0 < child[0] < 1 and child[0] != child[2]
+
+
+def test_crossover_weights_are_the_fitness_weights_or_a_dirichlet_draw_around_them():
+    parents = [np.zeros(3, np.float32), np.ones(3, np.float32)]
+    w = np.array([0.75, 0.25])
+    paper = LoraMerge(method="linear")(parents, w, np.random.default_rng(0))
+    np.testing.assert_allclose(paper, 0.25)  # concentration=None: exactly the fitness weights
+    draws = [LoraMerge(method="linear", concentration=2.0)(parents, w, np.random.default_rng(s))[0] for s in range(400)]
+    assert np.ptp(draws) > 0.5  # one global draw per child, widely spread at c=2 ...
+    assert abs(np.mean(draws) - 0.25) < 0.03  # ... and centred on the fitness weight (Dirichlet mean)
+    with pytest.raises(ValueError, match="concentration"):
+        LoraMerge(layerwise=True)

@@ -20,8 +20,9 @@ from gfopt.problems.llm_evo.scoring import fitness_of, prepare, score
 
 
 def _engine():
-    return PopulationEngine(4, EliteRoulette(), LoraMerge("ties", layerwise=True), GaussianMask(0.1, 0.05),
-                            ParticleSwarm(), individual_mutation_rate=0.3, max_population=6, generations=3)
+    cross = LoraMerge("ties", layerwise=True, concentration=20.0)
+    return PopulationEngine(4, EliteRoulette(), cross, GaussianMask(0.1, 0.05), ParticleSwarm(),
+                            individual_mutation_rate=0.3, max_population=6, generations=3)
 
 
 def test_initial_population_merges_every_expert_pair(toy_problem):

@@ -13,16 +13,22 @@ from gfopt.problems.llm_evo.merge import METHODS, merge
 class LoraMerge:
     """Crossover by merging: `method` in linear | task_arithmetic | ties | dare_linear | dare_ties.
 
-    Parents' weights come from the engine (fitness-proportional, summing to 1). With `layerwise`, each
-    transformer layer draws its own weights from Dirichlet(concentration * weights), so children explore
-    per-layer mixtures around the fitness weights. TIES/DARE work on task vectors relative to the problem's
-    shared starting adapter (zeros when there is none), learnt in `bind`. All randomness comes from `rng`.
+    Parents' weights come from the engine (fitness-proportional, summing to 1); with `concentration=None`
+    the child uses them as they are (the paper's merge). With a `concentration` c, the child's weights are a
+    draw from Dirichlet(c * weights): centred on the fitness weights, spread more the smaller c is, so the
+    weaker parent sometimes passes on a whole skill. `layerwise` draws one such vector per transformer layer
+    (needs a concentration). TIES/DARE work on task vectors relative to the problem's shared starting adapter
+    (zeros when there is none), learnt in `bind`. All randomness comes from `rng`.
     """
 
     def __init__(self, method: str = "ties", density: float = 0.7, layerwise: bool = False,
-                 concentration: float = 20.0, scale: float = 1.0) -> None:
+                 concentration: float | None = None, scale: float = 1.0) -> None:
         if method not in METHODS:
             raise ValueError(f"LoraMerge: unknown method {method!r}; choose from {METHODS}")
+        if concentration is not None and concentration <= 0:
+            raise ValueError(f"LoraMerge: concentration must be > 0 or null, got {concentration}")
+        if layerwise and concentration is None:
+            raise ValueError("LoraMerge: layerwise=true draws per-layer weights; give it a concentration")
         self.method, self.density, self.layerwise = method, density, layerwise
         self.concentration, self.scale = concentration, scale
         self.base: np.ndarray | None = None
@@ -38,8 +44,11 @@ class LoraMerge:
     def __call__(self, parents: Sequence[np.ndarray], weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         x = np.stack([np.asarray(g, dtype=np.float32) for g in parents])
         w = np.asarray(weights, dtype=np.float64)
-        if self.layerwise and self.layout is not None:
+        if self.concentration is not None:
             alpha = np.maximum(self.concentration * w, 1e-3)
-            w = self.layout.expand(rng.dirichlet(alpha, size=self.layout.n_groups).T)
+            if self.layerwise and self.layout is not None:
+                w = self.layout.expand(rng.dirichlet(alpha, size=self.layout.n_groups).T)
+            else:
+                w = rng.dirichlet(alpha)
         return merge(x, w, self.method, base=self.base, density=self.density, segments=self.segments, rng=rng,
                      scale=self.scale)
