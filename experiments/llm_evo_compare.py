@@ -75,6 +75,10 @@ def main() -> None:
     if not res:
         print("no results")
         return
+    zoos = {json.dumps(r.get("zoo"), sort_keys=True) for r in res.values()}
+    if len(zoos) > 1:  # a zoo rebuilt between runs (new zoo_version) makes the runs incomparable
+        sys.exit(f"error: the runs under {args.out} used different zoos: {sorted(zoos)}; rerun them on one zoo")
+    print(f"zoo: {next(iter(zoos))}")
     first = next(iter(res.values()))
     tasks = first["targets"] + first["zero_shot"]
     # per seed: evolution rows from each engine's run, baselines from the first engine's run of that seed

@@ -7,12 +7,15 @@ through `from_pretrained`, the same path a user's real model takes. See docs/llm
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 from gfopt.errors import InputError
 from gfopt.problems.llm_evo.zoo.presets import PRESETS, ZOO_VERSION, ZooPreset, get_preset
+
+log = logging.getLogger("gfopt.llm_evo")
 
 
 def gfopt_home() -> Path:
@@ -46,6 +49,10 @@ def ensure_zoo(preset: str = "default", seed: int = 0, progress: bool = True) ->
     manifest = out / "manifest.json"
     if not manifest.exists() or load_manifest(out).get("zoo_version") != ZOO_VERSION:
         from gfopt.problems.llm_evo.zoo.build import build_zoo
+
+        if manifest.exists():  # say so: results on the old zoo are not comparable with the new one
+            log.warning("zoo %s was built by zoo version %s; this gfopt needs %s: rebuilding it", out,
+                        load_manifest(out).get("zoo_version"), ZOO_VERSION)
 
         build_zoo(get_preset(preset), int(seed), out, progress=progress)
     return out
