@@ -65,9 +65,13 @@ class GenerationConfig:
 
 @dataclass
 class InitConfig:
-    """Initial population: merges of shuffled expert pairs with random weights (GENOME), or the raw experts."""
+    """Initial population: the raw experts, then merges of shuffled expert pairs with random weights (GENOME).
 
-    mode: str = "pairs"  # pairs | experts | experts+pairs
+    `experts+pairs` (default) keeps every expert in a population of N >= K, so no skill is missing from the start
+    (with pairs only, N = 20 of C(16,2) = 120 pairs can leave out a needed expert's pairs).
+    """
+
+    mode: str = "experts+pairs"  # pairs | experts | experts+pairs
     method: str = "linear"
     layerwise: bool = False  # one random weight vector per transformer layer
 
