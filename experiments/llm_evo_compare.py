@@ -61,6 +61,19 @@ def _bname(label: str, baseline: str) -> str:
     return baseline if baseline in FIXED else f"{label} {baseline}"
 
 
+def markdown(table: dict[str, dict[int, dict[str, float]]], tasks: list[str], seeds: list[int]) -> str:
+    """One markdown table: a row per (task, seed), a column per method (test exact match)."""
+    methods = list(table)
+    lines = ["| task | seed | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
+    for t in tasks:
+        for s in seeds:
+            cells = [table[m].get(s, {}).get(t) for m in methods]
+            lines.append(f"| {t} | {s} | " + " | ".join("" if c is None else f"{c:.3f}" for c in cells) + " |")
+        means = [np.mean([table[m][s][t] for s in seeds if s in table[m]]) for m in methods]
+        lines.append(f"| {t} | mean | " + " | ".join(f"**{v:.3f}**" for v in means) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("experiments/llm_evo_runs"))
@@ -104,6 +117,8 @@ def main() -> None:
             print(f"{m:<24}" + "".join(f"{v:>9.3f}" for v in vals) + f"{np.nanmean(vals):>9.3f}"
                   f"{np.nanstd(vals):>8.3f}")
         print()
+    print("markdown (rows: task and seed; columns: methods):\n")
+    print(markdown(table, tasks, seeds) + "\n")
     print("margin of the validation-chosen evolution result over each baseline (mean over seeds); noise = "
           "seed sd of the difference + 2 x binomial SE of the difference; WIN when margin > noise")
     for e in args.engines:

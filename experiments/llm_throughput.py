@@ -85,9 +85,10 @@ def main() -> None:
     pop = p.initial(args.n, rng)
     scores = rng.random(args.n)
     rows = []
-    for name, cross, mut in (("genome (ties, per-layer)", LoraMerge("ties", 0.7, True, 20.0), GaussianMask(0.01, 0.01)),
-                             ("genome+ (ties, per-layer)", LoraMerge("ties", 0.7, True, 20.0), GaussianMask(0.1, 0.05)),
-                             ("linear merge", LoraMerge("linear"), GaussianMask(0.1, 0.05))):
+    for name, cross, mut in (
+            ("genome (linear, per-layer)", LoraMerge("linear", 0.7, True, 20.0), GaussianMask(0.01, 0.01)),
+            ("genome+ (linear, per-layer)", LoraMerge("linear", 0.7, True, 20.0), GaussianMask(0.1, 0.05)),
+            ("genome+ with ties, per-layer", LoraMerge("ties", 0.7, True, 20.0), GaussianMask(0.1, 0.05))):
         cross.bind(p)
         t = time.perf_counter()
         children = []
@@ -121,9 +122,9 @@ def main() -> None:
     print(f"{'ratio folded / raw (target >= 0.8)':<52}{cand / raw:>12.3f}")
     print(f"{'swap alone, ms per candidate (LoRA branch / folded)':<52}{swap_lora_ms:>6.3f}{swap_ms:>6.3f}")
     print()
-    print(f"{'N=' + str(args.n) + ' generation':<28}{'ops s':>9}{'new':>6}{'eval s':>9}{'ops/eval':>10}")
+    print(f"{'N=' + str(args.n) + ' generation':<30}{'ops s':>9}{'new':>6}{'eval s':>9}{'ops/eval':>10}")
     for name, ops_s, new, ev in rows:
-        print(f"{name:<28}{ops_s:>9.4f}{new:>6d}{ev:>9.3f}{ops_s / ev:>10.2%}")
+        print(f"{name:<30}{ops_s:>9.4f}{new:>6d}{ev:>9.3f}{ops_s / ev:>10.2%}")
     print()
     print(f"{'memory (MiB)':<52}{'value':>10}")
     print(f"{'base model parameters':<52}{base_mib:>10.2f}")
