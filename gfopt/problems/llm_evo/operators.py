@@ -21,7 +21,7 @@ class LoraMerge:
     (zeros when there is none), learnt in `bind`. All randomness comes from `rng`.
     """
 
-    def __init__(self, method: str = "ties", density: float = 0.7, layerwise: bool = False,
+    def __init__(self, method: str = "linear", density: float = 0.7, layerwise: bool = False,
                  concentration: float | None = None, scale: float = 1.0) -> None:
         if method not in METHODS:
             raise ValueError(f"LoraMerge: unknown method {method!r}; choose from {METHODS}")
