@@ -5,7 +5,7 @@ import pytest
 import torch
 from peft.utils import merge_utils as mu
 
-from gfopt.problems.llm_evo.merge import merge, trim_masks
+from gfopt.problems.llm_evo.merge import merge, merge_products, trim_masks
 from gfopt.problems.llm_evo.operators import LoraMerge
 
 
@@ -112,3 +112,78 @@ def test_crossover_weights_are_the_fitness_weights_or_a_dirichlet_draw_around_th
     assert abs(np.mean(draws) - 0.25) < 0.03  # ... and centred on the fitness weight (Dirichlet mean)
     with pytest.raises(ValueError, match="concentration"):
         LoraMerge(layerwise=True)
+
+
+def _one_module_layout(r: int = 2, d_in: int = 5, d_out: int = 4):
+    from gfopt.problems.llm_evo.layout import LoraLayout, LoraTensor
+
+    a = LoraTensor("m.layers.0.q.lora_A.default.weight", (r, d_in), slice(0, r * d_in), 0)
+    b = LoraTensor("m.layers.0.q.lora_B.default.weight", (d_out, r), slice(r * d_in, r * d_in + d_out * r), 0)
+    return LoraLayout([a, b]), a, b
+
+
+def _genome(layout, a, b, A, B):
+    g = np.zeros(layout.size, np.float32)
+    g[a.slice], g[b.slice] = A.ravel(), B.ravel()
+    return g
+
+
+def _delta(g, a, b):
+    return g[b.slice].reshape(b.shape) @ g[a.slice].reshape(a.shape)
+
+
+def test_product_merge_with_a_shared_A_equals_the_factor_merge_product():
+    layout, a, b = _one_module_layout()
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal(a.shape).astype(np.float32)
+    parents = np.stack([_genome(layout, a, b, A, rng.standard_normal(b.shape).astype(np.float32)) for _ in range(3)])
+    w = np.array([0.5, 0.3, 0.2])
+    child = merge_products(parents, w, layout, "linear")
+    factor = merge(parents, w, "linear")  # B = sum w_k B_k, A shared: delta (sum w_k B_k) A
+    np.testing.assert_allclose(_delta(child, a, b), _delta(factor, a, b), atol=1e-5)
+
+
+def test_product_merge_is_exact_when_the_merged_delta_fits_the_rank():
+    layout, a, b = _one_module_layout(r=2)
+    rng = np.random.default_rng(1)
+    parents, deltas = [], []
+    for _ in range(2):  # two rank-1 deltas with different A: their sum has rank 2 = r
+        A = rng.standard_normal(a.shape).astype(np.float32)
+        B = np.zeros(b.shape, np.float32)
+        B[:, 0] = rng.standard_normal(b.shape[0])
+        parents.append(_genome(layout, a, b, A, B))
+        deltas.append(B @ A)
+    w = np.array([0.7, 0.3])
+    child = merge_products(np.stack(parents), w, layout, "linear")
+    np.testing.assert_allclose(_delta(child, a, b), 0.7 * deltas[0] + 0.3 * deltas[1], atol=1e-5)
+    per_entry = np.repeat(w[:, None], layout.size, axis=1)  # per-layer weights, one layer: the same child
+    np.testing.assert_allclose(merge_products(np.stack(parents), per_entry, layout, "linear"), child, atol=1e-6)
+    # the element-wise merge of these factors is a different delta (sum w A) x (sum w B): why the option exists
+    assert not np.allclose(_delta(merge(np.stack(parents), w, "linear"), a, b), _delta(child, a, b), atol=1e-3)
+
+
+def test_lora_merge_product_space_uses_the_bound_layout():
+    layout, a, b = _one_module_layout()
+    rng = np.random.default_rng(2)
+    parents = [_genome(layout, a, b, rng.standard_normal(a.shape), rng.standard_normal(b.shape)) for _ in range(2)]
+
+    class Bound:
+        pass
+
+    problem = Bound()
+    problem.layout, problem.shared = layout, None
+    op = LoraMerge("linear", space="product")
+    op.bind(problem)
+    child = op(parents, np.array([0.5, 0.5]), rng)
+    np.testing.assert_allclose(child, merge_products(np.stack(parents), np.array([0.5, 0.5]), layout), atol=1e-6)
+    with pytest.raises(ValueError, match="space"):
+        LoraMerge(space="both")
+
+
+def test_product_merge_on_a_real_peft_layout_keeps_each_module_delta(toy_problem):
+    p = toy_problem
+    pairs = p.layout.pairs()
+    assert sorted(t.name for pair in pairs for t in pair) == sorted(t.name for t in p.layout.tensors)
+    child = merge_products(p.experts[:2], np.array([1.0, 0.0]), p.layout)  # all weight on expert 0
+    for a, b in pairs:
+        np.testing.assert_allclose(_delta(child, a, b), _delta(p.experts[0], a, b), atol=1e-5)

@@ -60,6 +60,18 @@ class LoraLayout:
             raise ValueError("LoraLayout: the model has no LoRA parameters")
         return cls(tensors)
 
+    def pairs(self) -> list[tuple[LoraTensor, LoraTensor]]:
+        """(A, B) tensor pairs of each adapted module, in layout order (their product B @ A is the module's delta)."""
+        by_name = {t.name: t for t in self.tensors}
+        out = []
+        for t in self.tensors:
+            if ".lora_A." in t.name:
+                b = by_name.get(t.name.replace(".lora_A.", ".lora_B."))
+                if b is None:
+                    raise ValueError(f"LoraLayout: {t.name} has no matching lora_B tensor")
+                out.append((t, b))
+        return out
+
     def expand(self, group_weights: np.ndarray) -> np.ndarray:
         """[K, G] per-layer weights -> [K, P] per-entry weights."""
         return np.asarray(group_weights, dtype=np.float32)[:, self.group_of]

@@ -10,11 +10,16 @@ or zeros) and add the base back. Where PEFT's `merge_utils` and these definition
 - The sign is elected on the weighted sum of trimmed task vectors (PEFT: the unweighted sum); equal for
   unit weights.
 - Trimming keeps the top int(density * n) magnitudes of each LoRA tensor (segment), as PEFT does per tensor.
+
+`merge_products` is the other option: merge each module's delta B @ A instead of A and B entry by entry, then
+factor the merged delta back to rank r by truncated SVD (the best rank-r approximation). Where the parents share A
+(the built-in zoo's experts) both give the same delta for linear merges.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -101,3 +106,30 @@ def merge(
         tasks = np.where(keep, tasks / np.float32(density), 0.0).astype(np.float32)
         merged = (w * tasks).sum(axis=0) if method == "dare_linear" else disjoint_weighted_mean(tasks, w)
     return b + np.float32(scale) * merged
+
+
+def merge_products(parents: np.ndarray, weights: np.ndarray, layout: Any, method: str = "linear", *,
+                   base: np.ndarray | None = None, density: float = 1.0, rng: np.random.Generator | None = None,
+                   scale: float = 1.0) -> np.ndarray:
+    """Merge each module's delta B_k @ A_k with `merge`, then refactor it to the layout's rank by truncated SVD.
+
+    Weights are [K] or per-entry [K, P] (a per-layer weight is read at the module's B tensor). The child's
+    B @ A is the best rank-r approximation of the merged delta (exact when that has rank <= r); its factors are
+    balanced, B = U sqrt(S), A = sqrt(S) V^T. TIES trims each module's delta as one tensor.
+    """
+    x = np.asarray(parents, dtype=np.float32)
+    w = _weights(weights, x.shape[0])
+    child = np.zeros(x.shape[1], dtype=np.float32)
+    for ta, tb in layout.pairs():
+        deltas = np.stack([(row[tb.slice].reshape(tb.shape) @ row[ta.slice].reshape(ta.shape)).ravel() for row in x])
+        base_delta = None
+        if base is not None:
+            base_delta = (base[tb.slice].reshape(tb.shape) @ base[ta.slice].reshape(ta.shape)).ravel()
+        wk = w[:, 0] if w.shape[1] == 1 else w[:, tb.slice.start]
+        merged = merge(deltas, wk, method, base=base_delta, density=density, rng=rng, scale=scale)
+        u, s, vt = np.linalg.svd(merged.reshape(tb.shape[0], ta.shape[1]).astype(np.float64), full_matrices=False)
+        r = ta.shape[0]
+        root = np.sqrt(s[:r])
+        child[tb.slice] = (u[:, :r] * root).astype(np.float32).ravel()
+        child[ta.slice] = (root[:, None] * vt[:r]).astype(np.float32).ravel()
+    return child

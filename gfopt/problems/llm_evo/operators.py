@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from gfopt.problems.llm_evo.merge import METHODS, merge
+from gfopt.problems.llm_evo.merge import METHODS, merge, merge_products
 
 
 class LoraMerge:
@@ -19,17 +19,22 @@ class LoraMerge:
     weaker parent sometimes passes on a whole skill. `layerwise` draws one such vector per transformer layer
     (needs a concentration). TIES/DARE work on task vectors relative to the problem's shared starting adapter
     (zeros when there is none), learnt in `bind`. All randomness comes from `rng`.
+
+    `space="factors"` (default, the paper's) merges A and B entry by entry; `space="product"` merges each
+    module's delta B @ A and factors it back to rank r by truncated SVD (`merge.merge_products`).
     """
 
     def __init__(self, method: str = "linear", density: float = 0.7, layerwise: bool = False,
-                 concentration: float | None = None, scale: float = 1.0) -> None:
+                 concentration: float | None = None, scale: float = 1.0, space: str = "factors") -> None:
         if method not in METHODS:
             raise ValueError(f"LoraMerge: unknown method {method!r}; choose from {METHODS}")
         if concentration is not None and concentration <= 0:
             raise ValueError(f"LoraMerge: concentration must be > 0 or null, got {concentration}")
         if layerwise and concentration is None:
             raise ValueError("LoraMerge: layerwise=true draws per-layer weights; give it a concentration")
-        self.method, self.density, self.layerwise = method, density, layerwise
+        if space not in ("factors", "product"):
+            raise ValueError(f"LoraMerge: space must be factors or product, got {space!r}")
+        self.method, self.density, self.layerwise, self.space = method, density, layerwise, space
         self.concentration, self.scale = concentration, scale
         self.base: np.ndarray | None = None
         self.segments: list[slice] | None = None
@@ -50,5 +55,10 @@ class LoraMerge:
                 w = self.layout.expand(rng.dirichlet(alpha, size=self.layout.n_groups).T)
             else:
                 w = rng.dirichlet(alpha)
+        if self.space == "product":
+            if self.layout is None:
+                raise ValueError("LoraMerge(space='product') needs the problem's LoRA layout (bind it first)")
+            return merge_products(x, w, self.layout, self.method, base=self.base, density=self.density, rng=rng,
+                                  scale=self.scale)
         return merge(x, w, self.method, base=self.base, density=self.density, segments=self.segments, rng=rng,
                      scale=self.scale)
