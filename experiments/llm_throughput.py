@@ -42,14 +42,18 @@ def main() -> None:
 
     rss0 = _rss_mib()
 
+    toy_root: list[Path] = []  # the toy fixture, built once for both loads
+
     def load(merged: bool) -> LlmEvoProblem:
         model = {"merged_eval": merged}
         if args.toy:
             from gfopt.problems.llm_evo.toy import build_toy, toy_kwargs
 
-            root = build_toy(Path(tempfile.mkdtemp()) / "toy", n_valid=200, n_test=30)
-            return LlmEvoProblem(**toy_kwargs(root, fitness={"samples": 200}, batch_size=256, threads=args.threads,
-                                              model=model))
+            if not toy_root:
+                toy_root.append(build_toy(Path(tempfile.mkdtemp()) / "toy", n_valid=200, n_test=30))
+            kw = toy_kwargs(toy_root[0], fitness={"samples": 200}, batch_size=256, threads=args.threads)
+            kw["model"].update(model)  # toy_kwargs(model=...) would replace the toy's base and experts
+            return LlmEvoProblem(**kw)
         return LlmEvoProblem(zoo={"preset": args.zoo, "seed": 0}, baselines=[], threads=args.threads, model=model)
 
     def forward_rate(p: LlmEvoProblem) -> float:
