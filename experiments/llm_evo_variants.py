@@ -40,11 +40,12 @@ def main() -> None:
 
     register_configs()
     p = LlmEvoProblem(zoo={"preset": args.zoo, "seed": 0}, baselines=[])
-    deltas = p.experts - (p.shared if p.shared is not None else 0)
+    origin = p.shared if p.shared is not None else np.zeros(p.layout.size, np.float32)
+    deltas = p.experts - origin
     default_init = dict(p.init_cfg)
 
     def show(tag: str, genome: np.ndarray, evals: int, seconds: float) -> None:
-        coef, *_ = np.linalg.lstsq(deltas.T, genome - (p.shared if p.shared is not None else 0), rcond=None)
+        coef, *_ = np.linalg.lstsq(deltas.T, genome - origin, rcond=None)
         top = " ".join(f"{p.expert_names[i]}:{coef[i]:.2f}" for i in np.argsort(-np.abs(coef))[:5])
         rec = p.score_valid(genome)
         exact = " ".join(f"{t}={rec[t]['exact']:.2f}" for t in p.targets)

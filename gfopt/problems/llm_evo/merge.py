@@ -108,6 +108,11 @@ def merge(
     return b + np.float32(scale) * merged
 
 
+def _module_delta(vec: np.ndarray, ta: Any, tb: Any) -> np.ndarray:
+    """One module's B @ A (flattened) from a genome, given its A and B tensors' places in the layout."""
+    return (vec[tb.slice].reshape(tb.shape) @ vec[ta.slice].reshape(ta.shape)).ravel()
+
+
 def merge_products(parents: np.ndarray, weights: np.ndarray, layout: Any, method: str = "linear", *,
                    base: np.ndarray | None = None, density: float = 1.0, rng: np.random.Generator | None = None,
                    scale: float = 1.0) -> np.ndarray:
@@ -121,10 +126,8 @@ def merge_products(parents: np.ndarray, weights: np.ndarray, layout: Any, method
     w = _weights(weights, x.shape[0])
     child = np.zeros(x.shape[1], dtype=np.float32)
     for ta, tb in layout.pairs():
-        deltas = np.stack([(row[tb.slice].reshape(tb.shape) @ row[ta.slice].reshape(ta.shape)).ravel() for row in x])
-        base_delta = None
-        if base is not None:
-            base_delta = (base[tb.slice].reshape(tb.shape) @ base[ta.slice].reshape(ta.shape)).ravel()
+        deltas = np.stack([_module_delta(row, ta, tb) for row in x])
+        base_delta = None if base is None else _module_delta(np.asarray(base, dtype=np.float32), ta, tb)
         wk = w[:, 0] if w.shape[1] == 1 else w[:, tb.slice.start]
         merged = merge(deltas, wk, method, base=base_delta, density=density, rng=rng, scale=scale)
         u, s, vt = np.linalg.svd(merged.reshape(tb.shape[0], ta.shape[1]).astype(np.float64), full_matrices=False)

@@ -46,14 +46,14 @@ def load_manifest(path: str | Path) -> dict[str, Any]:
 def ensure_zoo(preset: str = "default", seed: int = 0, progress: bool = True) -> Path:
     """The zoo dir of (preset, seed), built first when missing or built by an older zoo version."""
     out = zoo_dir(preset, seed)
-    manifest = out / "manifest.json"
-    if not manifest.exists() or load_manifest(out).get("zoo_version") != ZOO_VERSION:
+    built = (out / "manifest.json").exists()
+    version = load_manifest(out).get("zoo_version") if built else None
+    if version != ZOO_VERSION:
         from gfopt.problems.llm_evo.zoo.build import build_zoo
 
-        if manifest.exists():  # say so: results on the old zoo are not comparable with the new one
-            log.warning("zoo %s was built by zoo version %s; this gfopt needs %s: rebuilding it", out,
-                        load_manifest(out).get("zoo_version"), ZOO_VERSION)
-
+        if built:  # say so: results on the old zoo are not comparable with the new one
+            log.warning("zoo %s was built by zoo version %s; this gfopt needs %s: rebuilding it", out, version,
+                        ZOO_VERSION)
         build_zoo(get_preset(preset), int(seed), out, progress=progress)
     return out
 
