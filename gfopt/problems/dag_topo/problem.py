@@ -14,12 +14,23 @@ import numpy as np
 from gfopt.core.config import ConfigError
 from gfopt.core.problem import Problem
 from gfopt.errors import InputError
-from gfopt.problems.dag_topo.config import DagDataConfig, DagScoreConfig, DagSearchConfig
-from gfopt.problems.dag_topo.data import Dataset, load, simulate, validate
+from gfopt.problems.dag_topo.config import (
+    DagBootstrapConfig,
+    DagDataConfig,
+    DagKnowledgeConfig,
+    DagScoreConfig,
+    DagSearchConfig,
+)
+from gfopt.problems.dag_topo.cpdag import cpdag_shd, dag_to_cpdag
+from gfopt.problems.dag_topo.data import Dataset, load, simulate, topological_order, validate
+from gfopt.problems.dag_topo.knowledge import Knowledge, parse_knowledge
 from gfopt.problems.dag_topo.metrics import count_accuracy
 from gfopt.problems.dag_topo.neighbourhood import TopoSwapNeighbourhood, auto_sizes
+from gfopt.problems.dag_topo.parent_sets import ParentSetScore
 from gfopt.problems.dag_topo.scores import LassoScore, LeastSquaresScore, LogisticScore, OrderFit, Score
+from gfopt.problems.dag_topo.selection import least_squares_cost, log_likelihood_cost
 from gfopt.problems.dag_topo.starts import dagma_weights, order_from_file, order_from_weights
+from gfopt.problems.dag_topo.threads import pin_blas_threads
 
 log = logging.getLogger("gfopt.dag_topo")
 
@@ -40,6 +51,8 @@ def _as(cls: type, value: Any) -> Any:
     return cls(**dict(value))
 
 
+SCREEN_PENALTY = 0.5
+"""Candidate screening uses half the BIC penalty: missing a parent there cannot be undone by the search."""
 AUTO_RESTARTS_MAX_D = 200  # from here on one restart: full candidate sets cost ~d^2.4 per start
 
 
@@ -53,11 +66,15 @@ class DagTopoProblem(Problem):
     sense = "min"
 
     def __init__(self, name: str = "dag_topo", data: Any = None, score: Any = None, search: Any = None,
-                 w_threshold: float = 0.3, dataset: Dataset | None = None) -> None:
+                 w_threshold: float = 0.3, dataset: Dataset | None = None, knowledge: Any = None,
+                 bootstrap: Any = None) -> None:
         self.name = name
         self.data_cfg: DagDataConfig = _as(DagDataConfig, data)
         self.score_cfg: DagScoreConfig = _as(DagScoreConfig, score)
         self.search_cfg: DagSearchConfig = _as(DagSearchConfig, search)
+        self.knowledge_cfg: DagKnowledgeConfig = _as(DagKnowledgeConfig, knowledge)
+        self.bootstrap_cfg: DagBootstrapConfig = _as(DagBootstrapConfig, bootstrap)
+        pin_blas_threads()  # small matrices: more BLAS threads only add contention
         self.w_threshold = float(w_threshold)
         dc, sc = self.data_cfg, self.score_cfg
         if dataset is None:
@@ -68,6 +85,8 @@ class DagTopoProblem(Problem):
         validate(dataset, sc.type)
         self.dataset = dataset
         self.names = list(dataset.names)
+        kc = self.knowledge_cfg
+        self.knowledge: Knowledge | None = parse_knowledge(kc.required, kc.forbidden, kc.tiers, self.names)
         self.X = self._prepare(dataset.X)
         self.n, self.d = self.X.shape
         self.score = self._make_score()
@@ -98,20 +117,54 @@ class DagTopoProblem(Problem):
 
     def _make_score(self) -> Score:
         sc = self.score_cfg
+        if sc.type == "bic" or (sc.type == "least_squares" and sc.lambda1 == 0
+                                and (sc.select == "bic" or self.knowledge is not None)):
+            return self._parent_set_score()
         if sc.type == "least_squares":
             if sc.lambda1 > 0:
                 return LassoScore(self.X, sc.lambda1, sc.lambda2, sc.max_iter, sc.tol)
             score = LeastSquaresScore(self.X, sc.lambda2)
-            scale = np.sqrt(np.diag(score.S))
-            if np.linalg.eigvalsh(score.S / np.outer(scale, scale))[0] <= 1e-10:  # scale-free (correlation) test
-                raise InputError("problem.data: the columns are linearly dependent (singular covariance); drop "
-                                 "duplicated or derived columns, or set problem.score.lambda2 > 0")
+            self._check_full_rank(score.S)
             return score
         if sc.type == "logistic":
             return LogisticScore(self.X, sc.lambda1, sc.max_iter, sc.tol)
         from gfopt.problems.dag_topo.mlp import MlpScore
 
         return MlpScore(self.X, sc.hidden, sc.lambda1, sc.lambda2, sc.max_iter, sc.tol, seed=self.data_cfg.seed)
+
+    def _check_full_rank(self, S: np.ndarray) -> None:
+        """`select=all` regresses a node on every predecessor: the last one needs all d - 1 others, so n > d."""
+        scale = np.sqrt(np.diag(S))
+        if np.linalg.eigvalsh(S / np.outer(scale, scale))[0] <= 1e-10:  # scale-free (correlation) test
+            why = f"n = {self.n} <= d = {self.d}" if self.n <= self.d else "some columns are linear combinations"
+            raise InputError(f"problem.score.select=all: every predecessor as a regressor needs a nonsingular "
+                             f"covariance ({why}); use problem.score.select=bic (sparse parents), "
+                             "problem.score.lambda2 > 0, or drop duplicated / derived columns")
+
+    def _parent_set_score(self) -> ParentSetScore:
+        """Parents chosen per node (grow-shrink with a BIC penalty), or every allowed predecessor (select=all).
+
+        least squares: 0.5 v + lambda |A|, lambda = penalty * s2 log(n) / (2n) with s2 = the smallest column
+        variance (a source node's variance is its noise variance): the BIC of an equal-variance Gaussian model,
+        linearized. bic: 0.5 log(2 pi e v) + penalty * log(n) / (2n) |A|, one variance per node (unit-free).
+        """
+        sc = self.score_cfg
+        S = self.X.T @ self.X / self.n
+        select = sc.select == "bic"
+        if sc.type == "bic":
+            cost, penalty = log_likelihood_cost, sc.penalty * np.log(self.n) / (2 * self.n)
+        else:
+            cost = least_squares_cost
+            penalty = sc.penalty * float(np.diag(S).min()) * np.log(self.n) / (2 * self.n) if select else 0.0
+            if sc.lambda2 > 0:
+                S = S + 2.0 * sc.lambda2 * np.eye(self.d)
+        if not select:
+            self._check_full_rank(S)
+        k = self.knowledge
+        return ParentSetScore(S, cost, penalty if select else 0.0, sc.type, select=select,
+                              allowed=None if k is None else k.allowed, required=None if k is None else k.required,
+                              screen_penalty=sc.penalty * np.log(self.n) / (2 * self.n) * SCREEN_PENALTY
+                              if (select and sc.screen) else None, n=self.n)
 
     def sizes(self) -> tuple[int, int, int | None, int | None]:
         """(size_small, size_large, no_large_search, size_full) from `search.sizes` and explicit values.
@@ -166,6 +219,9 @@ class DagTopoProblem(Problem):
                 chunk = np.asarray(genomes[start:start + EVAL_CHUNK], dtype=np.int64).reshape(-1, self.d)
                 out[start:start + len(chunk)] = self._swap_scores(base, chunk)
         for r in np.flatnonzero(np.isnan(out)):
+            if self.knowledge is not None and not self.knowledge.order_ok(genomes[r]):
+                out[r] = np.inf  # an order against the knowledge is never a candidate
+                continue
             out[r] = self.fit(genomes[r]).score
         return out
 
@@ -210,10 +266,26 @@ class DagTopoProblem(Problem):
             starts.append(order_from_file(init, self.d))
             kinds.append(init)
         while len(starts) < n:
-            starts.append(rng.permutation(self.d).astype(np.int64))
+            starts.append(rng.permutation(self.d).astype(np.int64) if self.knowledge is None
+                          else self.knowledge.random_order(rng))
             kinds.append("random")
-        self.start_kinds = kinds[:n]
-        return starts[:n]
+        if self.knowledge is not None:  # given starts are moved to the nearest order the knowledge allows
+            starts = [self.knowledge.repair(o) for o in starts]
+        starts, kinds = starts[:n], kinds[:n]
+        if self._two_stage():
+            from gfopt.problems.dag_topo.two_stage import least_squares_optima
+
+            starts, support = least_squares_optima(self, starts, rng)
+            self.score.add_candidates(support)
+            kinds = [f"{k}+least_squares" for k in kinds]
+        self.start_kinds = kinds
+        return starts
+
+    def _two_stage(self) -> bool:
+        """The sparse least-squares default starts from the all-predecessors search's optima (see two_stage)."""
+        sc = self.score_cfg
+        return isinstance(self.score, ParentSetScore) and sc.type == "least_squares" and sc.select == "bic" \
+            and sc.screen
 
     def to_array(self, genome: np.ndarray) -> np.ndarray:
         return np.asarray(genome, dtype=np.int64)
@@ -223,12 +295,28 @@ class DagTopoProblem(Problem):
 
     # ------------------------------------------------------------------ outputs
     def thresholded(self, W: np.ndarray) -> np.ndarray:
-        """W with entries below `w_threshold` in absolute value set to zero."""
-        return np.where(np.abs(W) >= self.w_threshold, W, 0.0)
+        """The graph's weights: W without entries below `w_threshold` in absolute value (required edges stay).
+
+        The `bic` score keeps its chosen parents as they are: its weights are in data units, its choice is not.
+        """
+        if self.score_cfg.type == "bic":
+            return W.copy()
+        keep = np.abs(W) >= self.w_threshold
+        if self.knowledge is not None:
+            keep |= self.knowledge.required
+        return np.where(keep, W, 0.0)
+
+    def true_order_score(self) -> float | None:
+        """The score of a true topological order, fitted the same way (None when the truth is unknown)."""
+        if self.dataset.B_true is None:
+            return None
+        return float(self.score.fit_order(topological_order(self.dataset.B_true)).score)
 
     def weights_score(self, W: np.ndarray) -> float:
         """The objective of a given weight matrix (e.g. another method's output) on the data as used."""
         sc = self.score_cfg
+        if isinstance(self.score, ParentSetScore):
+            return self.score.support_score(W != 0)
         if sc.type == "logistic":
             R = self.X @ W
             return float(np.mean(np.logaddexp(0, R) - self.X * R) * self.d + sc.lambda1 * np.abs(W).sum())
@@ -261,6 +349,19 @@ class DagTopoProblem(Problem):
         }
         if self.dataset.B_true is not None:
             out["metrics"] = count_accuracy(self.dataset.B_true, W_est)
+            true_score = self.true_order_score()
+            out["true_order_score"] = true_score
+            out["search_gap"] = f.score - true_score
+        if self.score_cfg.type == "bic":  # the score identifies an equivalence class: report its CPDAG
+            C = dag_to_cpdag(W_est)
+            write_weights_csv(C.astype(float), self.names, outdir / "cpdag.csv")
+            out["cpdag_edges"] = {"directed": int((C & (1 - C.T)).sum()), "undirected": int((C & C.T).sum() // 2)}
+            if self.dataset.B_true is not None:
+                out["metrics"]["cpdag_shd"] = cpdag_shd(dag_to_cpdag(self.dataset.B_true), C)
+        if self.knowledge is not None:
+            out["knowledge"] = {"required": int(self.knowledge.required.sum()),
+                                "forbidden": int(self.knowledge.forbidden.sum()),
+                                "order_constraints": int(self.knowledge.precedes.sum())}
         for method, W in self.start_weights.items():  # the method we post-processed, for comparison
             W_t = self.thresholded(W)
             out[method] = {"score": self.weights_score(W_t)}
