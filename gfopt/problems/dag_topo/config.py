@@ -48,7 +48,7 @@ class DagScoreConfig:
     type: str = "least_squares"
     select: str = "bic"
     penalty: float = 1.0
-    screen: bool = True
+    screen: bool | None = None
     lambda1: float = 0.0
     lambda2: float = 0.0
     hidden: int = 10
@@ -113,7 +113,7 @@ class DagKnowledgeConfig:
 
     required: list[str] = field(default_factory=list)
     forbidden: list[str] = field(default_factory=list)
-    tiers: list[list[str]] = field(default_factory=list)
+    tiers: list[list[Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -51,6 +51,7 @@ def _as(cls: type, value: Any) -> Any:
     return cls(**dict(value))
 
 
+_WARNED: set[int] = set()  # datasets already warned about (the two-stage default builds a second problem)
 SCREEN_PENALTY = 0.5
 """Candidate screening uses half the BIC penalty: missing a parent there cannot be undone by the search."""
 AUTO_RESTARTS_MAX_D = 200  # from here on one restart: full candidate sets cost ~d^2.4 per start
@@ -83,7 +84,7 @@ class DagTopoProblem(Problem):
             else:
                 dataset = simulate(dc.graph, dc.k, dc.d, dc.n, dc.noise, dc.sem, dc.seed)
         validate(dataset, sc.type)
-        self.dataset = dataset
+        self.dataset = self.dataset_raw = dataset
         self.names = list(dataset.names)
         kc = self.knowledge_cfg
         self.knowledge: Knowledge | None = parse_knowledge(kc.required, kc.forbidden, kc.tiers, self.names)
@@ -110,7 +111,8 @@ class DagTopoProblem(Problem):
         if dc.standardize:
             X /= X.std(axis=0)
         scale = X.std(axis=0)
-        if not dc.standardize and scale.max() > 1e3 * scale.min():
+        if not dc.standardize and scale.max() > 1e3 * scale.min() and id(self.dataset_raw) not in _WARNED:
+            _WARNED.add(id(self.dataset_raw))
             log.warning("column scales differ by %.0fx; consider problem.data.standardize=true "
                         "(w_threshold is on the data's scale)", scale.max() / scale.min())
         return X
@@ -164,7 +166,12 @@ class DagTopoProblem(Problem):
         return ParentSetScore(S, cost, penalty if select else 0.0, sc.type, select=select,
                               allowed=None if k is None else k.allowed, required=None if k is None else k.required,
                               screen_penalty=sc.penalty * np.log(self.n) / (2 * self.n) * SCREEN_PENALTY
-                              if (select and sc.screen) else None, n=self.n)
+                              if (select and self._screen()) else None, n=self.n)
+
+    def _screen(self) -> bool:
+        """`score.screen`, null = on for least squares (its first stage adds the edges it saw), off for bic."""
+        sc = self.score_cfg
+        return sc.screen if sc.screen is not None else sc.type == "least_squares"
 
     def sizes(self) -> tuple[int, int, int | None, int | None]:
         """(size_small, size_large, no_large_search, size_full) from `search.sizes` and explicit values.
@@ -285,7 +292,7 @@ class DagTopoProblem(Problem):
         """The sparse least-squares default starts from the all-predecessors search's optima (see two_stage)."""
         sc = self.score_cfg
         return isinstance(self.score, ParentSetScore) and sc.type == "least_squares" and sc.select == "bic" \
-            and sc.screen
+            and self._screen()
 
     def to_array(self, genome: np.ndarray) -> np.ndarray:
         return np.asarray(genome, dtype=np.int64)

@@ -86,42 +86,45 @@ def _grow_shrink_chunk(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost
     counts = masks.sum(axis=1)
     m = int(counts.max()) if R else 0
     rows = np.arange(R)
-    # candidate k of request r is idx[r, k] (valid[r, k]); position m holds the node itself
-    order = np.argsort(~masks, axis=1, kind="stable")[:, :m]
+    # candidate k of request r is idx[r, k] (valid[r, k]); column m is the node itself
     valid = np.arange(m)[None, :] < counts[:, None]
-    idx = np.where(valid, order, 0)
+    idx = np.where(valid, np.argsort(~masks, axis=1, kind="stable")[:, :m], 0)
     full = np.concatenate([idx, nodes[:, None]], axis=1)
-    C = S[full[:, :, None], full[:, None, :]]
-    C[:, :m, :][~valid] = 0.0
-    C[:, :, :m][np.broadcast_to(~valid[:, None, :], C[:, :, :m].shape)] = 0.0
-    own = np.where(valid, C[:, np.arange(m), np.arange(m)], 1.0)
+    # conditional covariances given the chosen parents, kept as S - sum_t q_t q_t^T (one column per pivot)
+    diag = S[full, full].copy()
+    colj = S[full, nodes[:, None]].copy()
+    own = diag[:, :m].copy()
+    pivots: list[np.ndarray] = []
     chosen = np.zeros((R, m), dtype=bool)
-    sjj = S[nodes, nodes]
-    floor = MIN_VARIANCE * sjj
+    floor = MIN_VARIANCE * S[nodes, nodes]
     must = req[rows[:, None], idx] & valid
 
     def take(r: np.ndarray, k: np.ndarray) -> None:
-        piv = C[r, :, k]  # (len(r), m + 1)
-        C[r] -= piv[:, :, None] * piv[:, None, :] / piv[np.arange(len(r)), k][:, None, None]
+        col = S[full[r], full[r, k][:, None]]
+        for q in pivots:
+            col -= q[r] * q[r, k][:, None]
+        q_new = np.zeros((R, m + 1))
+        q_new[r] = col / np.sqrt(col[np.arange(len(r)), k])[:, None]
+        pivots.append(q_new)
+        diag[r] -= q_new[r] ** 2
+        colj[r] -= q_new[r] * q_new[r, m][:, None]
         chosen[r, k] = True
 
-    for _ in range(int(must.sum(axis=1).max()) if R else 0):  # required parents first
-        diag = C[:, np.arange(m), np.arange(m)]
-        pend = must & ~chosen & (diag > COLLINEAR * own)
+    for _ in range(int(must.sum(axis=1).max()) if R and m else 0):  # required parents first
+        pend = must & ~chosen & (diag[:, :m] > COLLINEAR * own)
         r = np.flatnonzero(pend.any(axis=1))
         if len(r) == 0:
             break
         take(r, np.argmax(pend[r], axis=1))
-    v = np.maximum(C[:, m, m], floor)
+    v = np.maximum(diag[:, m], floor)
     current = cost(v) + penalty * chosen.sum(axis=1)
-    active = np.ones(R, dtype=bool)
+    active = np.ones(R, dtype=bool) if m else np.zeros(R, dtype=bool)
     while active.any():  # grow
-        diag = C[:, np.arange(m), np.arange(m)]
-        ok = valid & ~chosen & (diag > COLLINEAR * own) & active[:, None]
+        ok = valid & ~chosen & (diag[:, :m] > COLLINEAR * own) & active[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
-            gains = np.where(ok, C[:, :m, m] ** 2 / np.where(ok, diag, 1.0), -np.inf)
-        best = np.argmax(gains, axis=1) if m else np.zeros(R, dtype=np.int64)
-        g = gains[rows, best] if m else np.full(R, -np.inf)
+            gains = np.where(ok, colj[:, :m] ** 2 / np.where(ok, diag[:, :m], 1.0), -np.inf)
+        best = np.argmax(gains, axis=1)
+        g = gains[rows, best]
         v_new = np.maximum(v - np.where(np.isfinite(g), g, 0.0), floor)
         new = cost(v_new) + penalty * (chosen.sum(axis=1) + 1)
         accept = active & np.isfinite(g) & (new < current - 1e-15 * np.abs(current))
@@ -132,30 +135,47 @@ def _grow_shrink_chunk(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost
         take(r, best[r])
         v[r], current[r] = v_new[r], new[r]
     parents = [idx[r, chosen[r]] for r in range(R)]
-    results: list[tuple[float, np.ndarray, np.ndarray]] = []
-    for r in range(R):  # shrink (rarely changes anything; per request)
-        results.append(_shrink(S, int(nodes[r]), parents[r], cost, penalty, np.flatnonzero(req[r]), floor[r]))
-    return results
+    return _shrink_batch(S, nodes, parents, cost, penalty, req, floor)
 
 
-def _shrink(S: np.ndarray, j: int, parents: np.ndarray, cost: Transform, penalty: float, req: np.ndarray,
-            floor: float) -> tuple[float, np.ndarray, np.ndarray]:
+def _shrink_batch(S: np.ndarray, nodes: np.ndarray, parents: list[np.ndarray], cost: Transform, penalty: float,
+                  req: np.ndarray, floor: np.ndarray) -> list[tuple[float, np.ndarray, np.ndarray]]:
     """Drop parents while one removal lowers the cost: removing a raises v by w_a^2 / (S_AA^{-1})_aa."""
-    parents = np.sort(parents)
-    while True:
-        if len(parents) == 0:
-            return float(cost(max(float(S[j, j]), floor))), parents, np.zeros(0)
-        inv = np.linalg.inv(S[np.ix_(parents, parents)])
-        s = S[parents, j]
-        w = inv @ s
-        v = max(float(S[j, j] - s @ w), floor)
-        current = float(cost(v)) + penalty * len(parents)
-        drop = cost(np.maximum(v + w**2 / np.diag(inv), floor)) + penalty * (len(parents) - 1)
-        drop[np.isin(parents, req)] = np.inf
-        k = int(np.argmin(drop))
-        if not drop[k] < current - 1e-15 * abs(current):
-            return current, parents, w
-        parents = np.delete(parents, k)
+    R = len(nodes)
+    parents = [np.sort(p) for p in parents]
+    out: list = [None] * R
+    todo = np.arange(R)
+    while len(todo):
+        k = max(len(parents[r]) for r in todo)
+        P = np.zeros((len(todo), k), dtype=np.int64)
+        on = np.zeros((len(todo), k), dtype=bool)
+        for t, r in enumerate(todo.tolist()):
+            P[t, :len(parents[r])] = parents[r]
+            on[t, :len(parents[r])] = True
+        js = nodes[todo]
+        A = np.where(on[:, :, None] & on[:, None, :], S[P[:, :, None], P[:, None, :]], 0.0)
+        A[:, np.arange(k), np.arange(k)] = np.where(on, A[:, np.arange(k), np.arange(k)], 1.0)
+        s = np.where(on, S[P, js[:, None]], 0.0)
+        inv = np.linalg.inv(A) if k else np.zeros((len(todo), 0, 0))
+        w = np.einsum("rab,rb->ra", inv, s)
+        v = np.maximum(S[js, js] - np.einsum("ra,ra->r", s, w), floor[todo])
+        current = cost(v) + penalty * on.sum(axis=1)
+        inv_diag = inv[:, np.arange(k), np.arange(k)] if k else np.ones((len(todo), 0))
+        drop = cost(np.maximum(v[:, None] + w**2 / inv_diag, floor[todo][:, None]))
+        drop = drop + penalty * (on.sum(axis=1) - 1)[:, None]
+        drop = np.where(on & ~req[todo[:, None], P], drop, np.inf)
+        best = np.argmin(drop, axis=1) if k else np.zeros(len(todo), dtype=np.int64)
+        improve = (drop[np.arange(len(todo)), best] < current - 1e-15 * np.abs(current)) if k else \
+            np.zeros(len(todo), dtype=bool)
+        again = []
+        for t, r in enumerate(todo.tolist()):
+            if improve[t]:
+                parents[r] = np.delete(parents[r], best[t])
+                again.append(r)
+            else:
+                out[r] = (float(current[t]), parents[r], w[t, :len(parents[r])].copy())
+        todo = np.array(again, dtype=np.int64)
+    return out
 
 
 def screen(S: np.ndarray, cost: Transform, penalty: float, allowed: np.ndarray, n: int) -> np.ndarray:
