@@ -108,10 +108,10 @@ class DagTopoProblem(Problem):
         X = np.array(X, dtype=float, copy=True)
         if center:
             X -= X.mean(axis=0)
-        if dc.standardize:
+        if dc.standardize or kind == "bic":  # bic is unit-free; standardizing makes the swap ranking unit-free too
             X /= X.std(axis=0)
         scale = X.std(axis=0)
-        if not dc.standardize and scale.max() > 1e3 * scale.min() and id(self.dataset_raw) not in _WARNED:
+        if not dc.standardize and kind != "bic" and scale.max() > 1e3 * scale.min() and id(self.dataset_raw) not in _WARNED:
             _WARNED.add(id(self.dataset_raw))
             log.warning("column scales differ by %.0fx; consider problem.data.standardize=true "
                         "(w_threshold is on the data's scale)", scale.max() / scale.min())
