@@ -119,6 +119,8 @@ class DagTopoProblem(Problem):
 
     def _make_score(self) -> Score:
         sc = self.score_cfg
+        if sc.type in ("least_squares", "bic") and self.n > self.d:
+            self._check_independent_columns()
         if sc.type == "bic" or (sc.type == "least_squares" and sc.lambda1 == 0
                                 and (sc.select == "bic" or self.knowledge is not None)):
             return self._parent_set_score()
@@ -133,6 +135,14 @@ class DagTopoProblem(Problem):
         from gfopt.problems.dag_topo.mlp import MlpScore
 
         return MlpScore(self.X, sc.hidden, sc.lambda1, sc.lambda2, sc.max_iter, sc.tol, seed=self.data_cfg.seed)
+
+    def _check_independent_columns(self) -> None:
+        """With n > d a singular covariance means exactly derived columns: no score can orient those."""
+        S = self.X.T @ self.X / self.n
+        scale = np.sqrt(np.diag(S))
+        if np.linalg.eigvalsh(S / np.outer(scale, scale))[0] <= 1e-10:
+            raise InputError("problem.data: the columns are linearly dependent (singular covariance with n > d); "
+                             "drop duplicated or derived columns")
 
     def _check_full_rank(self, S: np.ndarray) -> None:
         """`select=all` regresses a node on every predecessor: the last one needs all d - 1 others, so n > d."""
