@@ -111,7 +111,8 @@ class DagTopoProblem(Problem):
         if dc.standardize or kind == "bic":  # bic is unit-free; standardizing makes the swap ranking unit-free too
             X /= X.std(axis=0)
         scale = X.std(axis=0)
-        if not dc.standardize and kind != "bic" and scale.max() > 1e3 * scale.min() and id(self.dataset_raw) not in _WARNED:
+        wide = not dc.standardize and kind != "bic" and scale.max() > 1e3 * scale.min()
+        if wide and id(self.dataset_raw) not in _WARNED:
             _WARNED.add(id(self.dataset_raw))
             log.warning("column scales differ by %.0fx; consider problem.data.standardize=true "
                         "(w_threshold is on the data's scale)", scale.max() / scale.min())
@@ -375,6 +376,16 @@ class DagTopoProblem(Problem):
             out["cpdag_edges"] = {"directed": int((C & (1 - C.T)).sum()), "undirected": int((C & C.T).sum() // 2)}
             if self.dataset.B_true is not None:
                 out["metrics"]["cpdag_shd"] = cpdag_shd(dag_to_cpdag(self.dataset.B_true), C)
+        bc = self.bootstrap_cfg
+        if bc.samples > 0:
+            from gfopt.problems.dag_topo.bootstrap import draw_frequencies, edge_frequencies
+
+            freq = edge_frequencies(self, bc.samples, bc.seed if bc.seed is not None else self.data_cfg.seed)
+            write_weights_csv(freq, self.names, outdir / "edge_frequencies.csv")
+            draw_frequencies(freq, self.names, outdir / "edge_frequencies.png")
+            E = W_est != 0
+            out["bootstrap"] = {"samples": bc.samples, "mean_frequency_of_result_edges": float(freq[E].mean())
+                                if E.any() else None, "edges_above_half": int((freq >= 0.5).sum())}
         if self.knowledge is not None:
             out["knowledge"] = {"required": int(self.knowledge.required.sum()),
                                 "forbidden": int(self.knowledge.forbidden.sum()),
