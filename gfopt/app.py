@@ -18,6 +18,7 @@ from gfopt.core.checkpoint import atomic_write_json, atomic_write_text
 from gfopt.core.config import ConfigError
 from gfopt.core.engine import Budget, run
 from gfopt.errors import InputError
+from gfopt.pairing import check_pairing
 
 log = logging.getLogger("gfopt")
 
@@ -50,13 +51,20 @@ def validate(cfg: DictConfig) -> None:
         raise
 
 
-def execute(cfg: DictConfig, outdir: Path) -> float:
-    """Run one configured search into `outdir`; return the objective (best fitness) as a float."""
+def execute(cfg: DictConfig, outdir: Path, engine_name: str | None = None) -> float:
+    """Run one configured search into `outdir`; return the objective (best fitness) as a float.
+
+    The engine is built first (cheap) and checked against the problem's space and the budget from the config,
+    so a misfit is one line before the problem (data, zoo, model) is built.
+    """
     validate(cfg)
+    engine = _build(cfg.engine, "engine")
+    engine_name = engine_name or cfg.engine._target_.rsplit(".", 1)[-1]
+    budget = Budget(**OmegaConf.to_container(cfg.budget))
+    check_pairing(engine, engine_name, cfg.problem, budget)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     problem = _build(cfg.problem, "problem")
-    engine = _build(cfg.engine, "engine")
     rng = np.random.default_rng(cfg.seed)
 
     digest = config_hash(cfg)
@@ -67,7 +75,6 @@ def execute(cfg: DictConfig, outdir: Path) -> float:
         log.info("resuming from %s at step %d", ckpt.path, state["steps"])
     marker = outdir / ".config_hash"
     atomic_write_text(marker, digest)
-    budget = Budget(**OmegaConf.to_container(cfg.budget))
     callbacks = [
         ProgressBar(total=budget.steps, desc=str(cfg.problem.get("name", "gfopt")), enabled=cfg.progress),
         History(outdir / HISTORY_FILE),
@@ -81,13 +88,14 @@ def execute(cfg: DictConfig, outdir: Path) -> float:
         "objective": float(result.best_fitness),
         "sense": problem.sense,
         "problem": cfg.problem.get("name"),
-        "engine": cfg.engine._target_.rsplit(".", 1)[-1],
+        "engine": engine_name,
         "seed": int(cfg.seed),
         "steps": result.steps,
         "evaluations": result.evaluations,
         "stopped_by": result.stopped_by,
         "config_hash": digest,
     }
+    summary.update(engine.report())
     summary.update(extra)
     summary["wall_time_s"] = round(result.wall_time_s, 3)
     atomic_write_json(outdir / RESULT_FILE, summary)
