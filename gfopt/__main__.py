@@ -42,6 +42,12 @@ def main() -> None:
 
         sys.exit(cli(sys.argv[2:]))
     args = sys.argv[1:]
+    from gfopt.config import moved_key_error
+
+    moved = moved_key_error(args)
+    if moved:
+        print(f"gfopt: error: {moved}", file=sys.stderr)
+        sys.exit(2)
     try:
         from gfopt.sweep.grammar import check_command_line
 

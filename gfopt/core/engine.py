@@ -62,6 +62,16 @@ class RunResult:
     """One status dict per step (what history.jsonl holds), restored with the checkpoint on resume."""
 
 
+@dataclass
+class Comparison:
+    """A run to make beside the main one (a baseline): its own problem view, engine and budget."""
+
+    name: str
+    problem: Problem
+    engine: Engine
+    budget: Budget
+
+
 class Engine(ABC):
     """Base class: subclasses implement `_step` (and `_state`/`_load_state` for their own fields).
 

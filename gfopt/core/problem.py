@@ -17,7 +17,7 @@ import numpy as np
 from gfopt.core.space import Space
 
 if TYPE_CHECKING:
-    from gfopt.core.engine import RunResult
+    from gfopt.core.engine import Comparison, RunResult
     from gfopt.core.operators import Neighbourhood
 
 Genome = Any
@@ -72,6 +72,12 @@ class Problem(ABC):
         """Write `genome` in the problem's native format (default: a .npy array)."""
         np.save(Path(path).with_suffix(".npy"), np.asarray(genome))
 
-    def finalize(self, result: RunResult, outdir: Path) -> dict[str, Any]:
-        """Called once after the run: write problem-specific outputs, return extra `result.json` fields."""
+    def comparisons(self, result: RunResult) -> list[Comparison]:
+        """Runs to make after the main one, each with its own budget, history and checkpoint (baselines)."""
+        return []
+
+    def finalize(self, result: RunResult, outdir: Path, comparisons: dict[str, RunResult] | None = None
+                 ) -> dict[str, Any]:
+        """Called once after the run (and its comparisons): write problem-specific outputs, return extra
+        `result.json` fields."""
         return {}

@@ -66,7 +66,7 @@ class TspProblem(Problem):
         """Local search on tours: all position swaps."""
         return SwapNeighbourhood()
 
-    def finalize(self, result: Any, outdir: Path) -> dict[str, Any]:
+    def finalize(self, result: Any, outdir: Path, comparisons: dict[str, Any] | None = None) -> dict[str, Any]:
         return {"tour": [int(x) for x in result.best], "length": float(result.best_fitness)}
 
     def save(self, genome: np.ndarray, path: Path) -> None:

@@ -255,7 +255,7 @@ class DagTopoProblem(Problem):
         resid = self.X - self.X @ W
         return float(0.5 / self.n * (resid**2).sum() + sc.lambda1 * np.abs(W).sum() + sc.lambda2 * (W**2).sum())
 
-    def finalize(self, result: Any, outdir: Path) -> dict[str, Any]:
+    def finalize(self, result: Any, outdir: Path, comparisons: dict[str, Any] | None = None) -> dict[str, Any]:
         from gfopt.problems.dag_topo.outputs import draw_graph, write_graphml, write_weights_csv
 
         outdir = Path(outdir)
