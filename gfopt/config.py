@@ -11,6 +11,7 @@ import importlib
 from hydra.core.config_store import ConfigStore
 
 from gfopt.core.config import GfoptConfig, LocalSearchEngineConfig, PopulationEngineConfig
+from gfopt.core.schema import schema_of
 
 # Problem packages whose `config` module defines `register(cs)`; torch-free by contract.
 PROBLEM_CONFIG_MODULES = (
@@ -47,6 +48,11 @@ def register_configs() -> None:
     cs.store(group="schema", name="gfopt", node=GfoptConfig)
     cs.store(group="schema/engine", name="population", node=PopulationEngineConfig)
     cs.store(group="schema/engine", name="local_search", node=LocalSearchEngineConfig)
+    from gfopt.core.ask_tell import CmaEsEngine
+    from gfopt.core.memetic import MemeticEngine
+
+    cs.store(group="schema/engine", name="memetic", node=schema_of(MemeticEngine))
+    cs.store(group="schema/engine", name="cmaes", node=schema_of(CmaEsEngine))
     for mod in PROBLEM_CONFIG_MODULES:
         try:
             module = importlib.import_module(mod)
