@@ -15,9 +15,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from gfopt.core.callbacks import Checkpoint, History, ProgressBar
 from gfopt.core.checkpoint import atomic_write_json, atomic_write_text
-from gfopt.core.config import ConfigError
 from gfopt.core.engine import Budget, RunResult, run
-from gfopt.errors import InputError
+from gfopt.errors import ConfigError, InputError
 from gfopt.pairing import check_pairing
 
 log = logging.getLogger("gfopt")

@@ -13,9 +13,9 @@ from typing import Any
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
-from gfopt.core.config import ConfigError
 from gfopt.core.engine import Budget, Engine
 from gfopt.core.space import fits
+from gfopt.errors import ConfigError
 
 
 def conf_dir() -> Path:

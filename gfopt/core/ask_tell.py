@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from gfopt.core.config import ConfigError
 from gfopt.core.engine import Engine, StepGenerator
 from gfopt.core.problem import Problem
 from gfopt.core.space import REAL, RealVectorSpace
+from gfopt.errors import ConfigError
 
 WORST = 1e30
 """What a NaN fitness is told as (minimization): never chosen."""

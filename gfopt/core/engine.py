@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from gfopt.core.config import ConfigError
 from gfopt.core.problem import Genome, Problem
 from gfopt.core.space import ANY, describe_kind, fits
+from gfopt.errors import ConfigError
 
 StepGenerator = Generator[list[Genome], np.ndarray, None]
 
