@@ -14,6 +14,7 @@ from hydra.core.config_store import ConfigStore
 from gfopt.core.config import GfoptConfig, LocalSearchEngineConfig, PopulationEngineConfig
 from gfopt.core.schema import schema_of
 
+
 def problem_config_modules() -> list[str]:
     """Each problem's config module (torch-free by contract): `gfopt/problems/<name>.py` itself, or
     `gfopt/problems/<name>/config.py` for a package. Each defines `register(cs)`; nothing else lists problems."""
