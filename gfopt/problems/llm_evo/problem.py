@@ -253,6 +253,29 @@ class LlmEvoProblem(Problem):
             out -= l1 * np.array([np.mean(np.abs(g)) for g in genomes])
         return out
 
+    def remote_batch(self, genomes: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Only the LoRA vectors not in the cache (once each) go to parallel workers."""
+        todo: dict[str, np.ndarray] = {}
+        for g in genomes:
+            v = self.params_of(g)
+            key = genome_key(v)
+            if key not in self.cache:
+                todo.setdefault(key, v)
+        return list(todo.values())
+
+    def evaluate_remote(self, genomes: Sequence[np.ndarray]) -> tuple[np.ndarray, list[Any]]:
+        """In a worker: fitness of LoRA vectors (whatever this worker's space) and their per-task records."""
+        fitness = np.array([self._fitness(g) for g in genomes], dtype=float)
+        return fitness, [self.records[genome_key(g)] for g in genomes]
+
+    def absorb(self, genomes: Sequence[np.ndarray], fitness: np.ndarray, extras: list[Any]) -> None:
+        """Fill the cache and the per-task records from the workers; `evaluate` then reads them."""
+        records = [r for chunk in extras for r in chunk]
+        for g, f, rec in zip(genomes, fitness, records, strict=True):
+            key = genome_key(g)
+            self.cache[key], self.records[key] = float(f), rec
+        return None
+
     def _fitness(self, genome: np.ndarray) -> float:
         key = genome_key(genome)
         if key not in self.cache:
