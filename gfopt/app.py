@@ -62,7 +62,17 @@ def execute(cfg: DictConfig, outdir: Path, engine_name: str | None = None) -> fl
     engine_name = engine_name or cfg.engine._target_.rsplit(".", 1)[-1]
     budget = Budget(**OmegaConf.to_container(cfg.budget))
     check_pairing(engine, engine_name, cfg.problem, budget)
-    outdir = Path(outdir)
+    par = OmegaConf.to_container(cfg.parallel)
+    evaluator = make_evaluator(par.pop("kind"), OmegaConf.to_container(cfg.problem, resolve=True), **par)
+    try:
+        return _execute(cfg, Path(outdir), engine, engine_name, budget, evaluator)
+    finally:
+        evaluator.close()
+
+
+def _execute(cfg: DictConfig, outdir: Path, engine: Any, engine_name: str, budget: Budget,
+             evaluator: Evaluator) -> float:
+    """Build the problem, run it and its comparisons, write the outputs."""
     outdir.mkdir(parents=True, exist_ok=True)
     problem = _build(cfg.problem, "problem")
     rng = np.random.default_rng(cfg.seed)
@@ -71,18 +81,12 @@ def execute(cfg: DictConfig, outdir: Path, engine_name: str | None = None) -> fl
     if cfg.resume:
         _check_marker(outdir, digest)
     atomic_write_text(outdir / ".config_hash", digest)
-    name = str(cfg.problem.get("name", "gfopt"))
-    par = OmegaConf.to_container(cfg.parallel)
-    evaluator = make_evaluator(par.pop("kind"), OmegaConf.to_container(cfg.problem, resolve=True), **par)
-    try:
-        result = _run_in(outdir, problem, engine, rng, budget, cfg, name, evaluator)
-        compared = {}
-        for i, c in enumerate(problem.comparisons(result)):  # baselines: runs of their own, resumable one by one
-            crng = np.random.default_rng([int(cfg.seed), 1000 + i])
-            compared[c.name] = _run_in(outdir / "baselines" / c.name, c.problem, c.engine, crng, c.budget, cfg,
-                                       f"baseline {c.name}", evaluator)
-    finally:
-        evaluator.close()
+    result = _run_in(outdir, problem, engine, rng, budget, cfg, str(cfg.problem.get("name", "gfopt")), evaluator)
+    compared = {}
+    for i, c in enumerate(problem.comparisons(result)):  # baselines: runs of their own, resumable one by one
+        crng = np.random.default_rng([int(cfg.seed), 1000 + i])
+        compared[c.name] = _run_in(outdir / "baselines" / c.name, c.problem, c.engine, crng, c.budget, cfg,
+                                   f"baseline {c.name}", evaluator)
 
     problem.save(result.best, outdir / "best")
     extra = problem.finalize(result, outdir, compared)
