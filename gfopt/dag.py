@@ -109,8 +109,10 @@ def learn(data: Any, score: str = "least_squares", knowledge: dict[str, Any] | N
     with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
         cfg = compose(config_name="config", overrides=["problem=dag_topo", f"problem.data.path={path}",
                                                        f"problem.score.type={score}", f"seed={int(seed)}",
-                                                       "progress=false", *overrides])
+                                                       "progress=false", *overrides], return_hydra_config=True)
+    engine_name = cfg.hydra.runtime.choices.get("engine")  # the CLI reports the engine by its config name
     with open_dict(cfg):
+        del cfg["hydra"]
         for key, value in (knowledge or {}).items():
             cfg.problem.knowledge[key] = OmegaConf.create(list(value))
         for section, values in problem.items():
@@ -120,7 +122,7 @@ def learn(data: Any, score: str = "least_squares", knowledge: dict[str, Any] | N
             else:
                 cfg.problem[section] = values
     try:
-        execute(cfg, out)
+        execute(cfg, out, engine_name=engine_name)
     finally:
         restore_blas_threads()
     result = json.loads((out / "result.json").read_text())

@@ -28,7 +28,6 @@ def least_squares_optima(problem: Any, starts: list[np.ndarray],
     singular = np.linalg.eigvalsh(S / np.outer(scale, scale))[0] <= 1e-8
     lambda2 = RIDGE * float(np.mean(np.diag(S))) if singular else 0.0
     sub = DagTopoProblem(problem.name, data=problem.data_cfg, score={"select": "all", "lambda2": lambda2},
-                         search={"sizes": problem.search_cfg.sizes, "h": problem.search_cfg.h},
                          w_threshold=problem.w_threshold, dataset=problem.dataset, knowledge=problem.knowledge_cfg)
     optima, support = [], np.zeros((problem.d, problem.d), dtype=bool)
     for start in starts:
