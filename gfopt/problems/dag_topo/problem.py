@@ -231,7 +231,13 @@ class DagTopoProblem(Problem):
         return out
 
     def remote_batch(self, genomes: Sequence[np.ndarray]) -> Sequence[np.ndarray] | None:
-        """Batches of swap moves go to parallel workers; lists of orders (small, cache-dependent) stay here."""
+        """Batches of swap moves go to parallel workers; lists of orders (small, cache-dependent) stay here.
+
+        The two-stage sparse default stays here too: its candidate parents grow in `initial` from the first
+        stage's optima, which a worker built from the config does not have.
+        """
+        if self._two_stage():
+            return None
         if isinstance(genomes, MoveBatch) and isinstance(genomes.neighbourhood, PositionSwaps):
             return genomes
         return None
@@ -331,11 +337,14 @@ class DagTopoProblem(Problem):
         """Starts taken, the other method's W, evaluation counts and the fit cache's orders (refitted on load)."""
         return {"start_kinds": list(self.start_kinds), "start_weights": dict(self.start_weights),
                 "fast_evaluations": self.fast_evaluations, "exact_evaluations": self.exact_evaluations,
-                "cached_orders": [np.frombuffer(k, dtype=np.int64) for k in self._fits]}
+                "cached_orders": [np.frombuffer(k, dtype=np.int64) for k in self._fits],
+                "candidates": self.score.candidates.copy() if isinstance(self.score, ParentSetScore) else None}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.start_kinds = [str(k) for k in state["start_kinds"]]
         self.start_weights = {k: np.asarray(v) for k, v in state["start_weights"].items()}
+        if state.get("candidates") is not None and isinstance(self.score, ParentSetScore):
+            self.score.add_candidates(np.asarray(state["candidates"], dtype=bool))  # the first stage's widening
         for order in state["cached_orders"]:  # the same cache as the uninterrupted run, so the same counts
             self.fit(order, count=False)
         self.fast_evaluations = int(state["fast_evaluations"])
