@@ -144,9 +144,11 @@ def _shrink_batch(S: np.ndarray, nodes: np.ndarray, parents: list[np.ndarray], c
     R = len(nodes)
     parents = [np.sort(p) for p in parents]
     out: list = [None] * R
-    todo = np.arange(R)
-    while len(todo):
-        k = max(len(parents[r]) for r in todo)
+    pending = np.arange(R)
+    while len(pending):  # one group per parent count: no padding, so a result never depends on its batch
+        sizes = np.array([len(parents[r]) for r in pending])
+        k = int(sizes.max())
+        todo, pending = pending[sizes == k], pending[sizes != k]
         P = np.zeros((len(todo), k), dtype=np.int64)
         on = np.zeros((len(todo), k), dtype=bool)
         for t, r in enumerate(todo.tolist()):
@@ -157,8 +159,8 @@ def _shrink_batch(S: np.ndarray, nodes: np.ndarray, parents: list[np.ndarray], c
         A[:, np.arange(k), np.arange(k)] = np.where(on, A[:, np.arange(k), np.arange(k)], 1.0)
         s = np.where(on, S[P, js[:, None]], 0.0)
         inv = np.linalg.inv(A) if k else np.zeros((len(todo), 0, 0))
-        w = np.einsum("rab,rb->ra", inv, s)
-        v = np.maximum(S[js, js] - np.einsum("ra,ra->r", s, w), floor[todo])
+        w = (inv * s[:, None, :]).sum(axis=2)
+        v = np.maximum(S[js, js] - (s * w).sum(axis=1), floor[todo])
         current = cost(v) + penalty * on.sum(axis=1)
         inv_diag = inv[:, np.arange(k), np.arange(k)] if k else np.ones((len(todo), 0))
         drop = cost(np.maximum(v[:, None] + w**2 / inv_diag, floor[todo][:, None]))
@@ -174,7 +176,7 @@ def _shrink_batch(S: np.ndarray, nodes: np.ndarray, parents: list[np.ndarray], c
                 again.append(r)
             else:
                 out[r] = (float(current[t]), parents[r], w[t, :len(parents[r])].copy())
-        todo = np.array(again, dtype=np.int64)
+        pending = np.concatenate([pending, np.array(again, dtype=np.int64)])
     return out
 
 
