@@ -102,6 +102,8 @@ def test_small_samples_run_with_sparse_parents_and_all_predecessors_is_refused()
     ds = simulate("ER", 2, 30, 30, "gauss", "linear", 6)  # n = d
     with pytest.raises(InputError, match=r"problem.score.select=all: .*n = 30 <= d = 30"):
         DagTopoProblem(score={"select": "all"}, dataset=ds)
+    with pytest.raises(InputError, match=r"problem.score.type=bic: n = 30 <= d = 30; .*unbounded"):
+        DagTopoProblem(score={"type": "bic"}, dataset=ds)
     p = DagTopoProblem(dataset=ds)
     res = run(p, LocalSearchEngine(restarts=1), np.random.default_rng(0))
     m = count_accuracy(ds.B_true, p.thresholded(p.fit(res.best).W))

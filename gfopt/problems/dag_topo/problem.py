@@ -127,6 +127,10 @@ class DagTopoProblem(Problem):
 
     def _make_score(self) -> Score:
         sc = self.score_cfg
+        if sc.type == "bic" and self.n <= self.d:
+            raise InputError(f"problem.score.type=bic: n = {self.n} <= d = {self.d}; with one noise variance per node "
+                             "a node whose predecessors can fit it exactly makes the likelihood unbounded (a score "
+                             "of -inf); use problem.score.type=least_squares (sparse parents, one noise scale)")
         if sc.type in ("least_squares", "bic") and self.n > self.d:
             self._check_independent_columns()
         if sc.type == "bic" or (sc.type == "least_squares" and sc.lambda1 == 0
