@@ -23,8 +23,8 @@ from gfopt.problems.dag_topo.selection import (
 class ParentSetScore(Score):
     """Q = sum_j f(v_j) + penalty |A_j|, A_j chosen within the predecessors of j that are candidates for j.
 
-    `candidates[i, j]`: i may be a parent of j (forbidden edges removed; when `screen_penalty` is set, screened by
-    grow-shrink of each node on all others with the log-likelihood cost, which adapts to each node's scale).
+    `candidates[i, j]`: i may be a parent of j (forbidden edges removed; when `screen_penalty` is set, a
+    Markov-blanket screen with the log-likelihood cost, see `selection.screen`; `add_candidates` widens it).
     `required[i, j]`: i is always a parent of j (the order must put i first). `select=False` keeps every
     candidate predecessor (plain regression on the allowed predecessors).
     """
