@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from gfopt.problems.llm_evo.merge import METHODS, merge, merge_products
+
+log = logging.getLogger("gfopt.llm_evo")
 
 
 class LoraMerge:
@@ -39,12 +42,17 @@ class LoraMerge:
         self.base: np.ndarray | None = None
         self.segments: list[slice] | None = None
         self.layout: Any = None
+        self.store: Any = None
 
     def bind(self, problem: Any) -> None:
         """Learn the genome layout (per-tensor segments, per-layer groups) and the shared base, if any."""
         self.layout = getattr(problem, "layout", None)
         self.segments = getattr(self.layout, "segments", None)
         self.base = getattr(problem, "shared", None)
+        self.store = getattr(problem, "store", None)  # children in the problem's genome dtype / memory map
+        if self.layerwise and self.layout is not None and self.layout.n_groups == 1:
+            log.warning("engine.crossover.layerwise: the adapter's LoRA tensors form one layer group (%s), so "
+                        "per-layer crossover weights are one global weight", self.layout.group_names[0])
 
     def __call__(self, parents: Sequence[np.ndarray], weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         x = np.stack([np.asarray(g, dtype=np.float32) for g in parents])
@@ -58,7 +66,9 @@ class LoraMerge:
         if self.space == "product":
             if self.layout is None:
                 raise ValueError("LoraMerge(space='product') needs the problem's LoRA layout (bind it first)")
-            return merge_products(x, w, self.layout, self.method, base=self.base, density=self.density, rng=rng,
-                                  scale=self.scale)
-        return merge(x, w, self.method, base=self.base, density=self.density, segments=self.segments, rng=rng,
-                     scale=self.scale)
+            child = merge_products(x, w, self.layout, self.method, base=self.base, density=self.density, rng=rng,
+                                   scale=self.scale)
+        else:
+            child = merge(x, w, self.method, base=self.base, density=self.density, segments=self.segments, rng=rng,
+                          scale=self.scale)
+        return child if self.store is None else self.store.new(child)

@@ -1,4 +1,4 @@
-"""`LlmEvoProblem`: evolve LoRA adapters (flat float32 genomes) of one frozen base model on labelled tasks.
+"""`LlmEvoProblem`: evolve LoRA adapters (flat genomes in the adapters' dtype) of one frozen base model on tasks.
 
 Inputs are checked in the constructor before any evaluation. A genome is evaluated by copying it into the one
 live PEFT model in place and scoring the target tasks' validation splits; scores are cached by genome content.
@@ -21,8 +21,17 @@ from gfopt.core.problem import Problem
 from gfopt.errors import InputError
 from gfopt.problems.llm_evo.data import Task, load_task
 from gfopt.problems.llm_evo.layout import LiveAdapter, LoraLayout
+from gfopt.problems.llm_evo.memory import GenomeStore, numpy_dtype, plan_memory
 from gfopt.problems.llm_evo.merge import merge
-from gfopt.problems.llm_evo.models import check_inputs, load_model, load_vector, resolve_device
+from gfopt.problems.llm_evo.models import (
+    check_inputs,
+    load_model,
+    load_vector,
+    lora_scaling,
+    read_adapter_config,
+    resolve_device,
+    stored_dtype,
+)
 from gfopt.problems.llm_evo.scoring import Prepared, fitness_of, generate, prepare, score
 
 log = logging.getLogger("gfopt.llm_evo")
@@ -40,8 +49,22 @@ def _plain(x: Any) -> Any:
 
 
 def genome_key(genome: np.ndarray) -> str:
-    """Content hash of a genome (its float32 bytes): the cache key."""
+    """Content hash of a genome (its values as float32 bytes, whatever its storage dtype): the cache key."""
     return hashlib.blake2b(np.ascontiguousarray(genome, dtype=np.float32).tobytes(), digest_size=16).hexdigest()
+
+
+def _mmap_dir(directory: str | None) -> Path:
+    """Where memory-mapped genomes go: `problem.memory.dir`, else the Hydra run dir, else the temp dir."""
+    if directory:
+        return Path(directory)
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return Path(HydraConfig.get().runtime.output_dir) / "population"
+    except (ImportError, ValueError):
+        import tempfile
+
+        return Path(tempfile.gettempdir()) / "gfopt-population"
 
 
 class LlmEvoProblem(Problem):
@@ -53,7 +76,8 @@ class LlmEvoProblem(Problem):
                  target_tasks: Sequence[str] | None = None, fitness: Any = None, generation: Any = None,
                  init: Any = None, batch_size: int = 256, test_samples: int | None = None, ensemble_k: int = 5,
                  baselines: Sequence[str] = (), baseline_budget: int | None = None, lorahub_bound: float = 1.5,
-                 lorahub_l1: float = 0.05, threads: int | None = None, seed: int = 0) -> None:
+                 lorahub_l1: float = 0.05, threads: int | None = None, memory: Any = None,
+                 zero_shot_tasks: Sequence[str] | None = None, seed: int = 0) -> None:
         from gfopt.problems.llm_evo.config import LlmEvoConfig
 
         d = LlmEvoConfig()
@@ -68,8 +92,9 @@ class LlmEvoProblem(Problem):
             torch.set_num_threads(int(threads))
         m = {**_plain(d.model), **(_plain(model) or {})}
         tasks = {k: {"dir": v} if isinstance(v, str) else dict(v) for k, v in (_plain(tasks) or {}).items()}
-        base, experts, shared, task_specs, targets = self._resolve(_plain(zoo) or {}, m, tasks, target_tasks)
-        check_inputs(base, list(experts.values()) + ([shared] if shared else []))
+        base, experts, shared, task_specs, targets = self._resolve(_plain(zoo) or {}, m, tasks, target_tasks,
+                                                                   zero_shot_tasks)
+        first_cfg = check_inputs(base, list(experts.values()) + ([shared] if shared else []))
         self.targets = targets
         n_valid, n_test = int(self.fit_cfg["samples"]), test_samples
         self.tasks: dict[str, Task] = {}
@@ -80,12 +105,29 @@ class LlmEvoProblem(Problem):
         self.device, self.dtype = resolve_device(m["device"], m["dtype"])
         self.expert_names = list(experts)
         self.tokenizer, self.model = load_model(base, next(iter(experts.values())), self.device, self.dtype)
-        self.layout = LoraLayout.from_model(self.model)
-        self.experts = np.stack([load_vector(self.layout, p) for p in experts.values()])
-        self.shared = load_vector(self.layout, shared) if shared else None
+        self.layout = LoraLayout.from_model(self.model, first_cfg.get("layers_pattern"))
+        mem = {**_plain(d.memory), **(_plain(memory) or {})}
+        gd = mem["genome_dtype"]
+        self.genome_dtype = numpy_dtype(stored_dtype(next(iter(experts.values()))) if gd == "auto" else gd)
+        live_scaling = lora_scaling(first_cfg)
+
+        def vector(path: str) -> np.ndarray:  # in the storage dtype, B rescaled to the live adapter's scaling
+            scale = lora_scaling(read_adapter_config(path)) / live_scaling
+            return load_vector(self.layout, path, self.genome_dtype, scale)
+
+        self.experts = np.stack([vector(p) for p in experts.values()])
+        self.shared = vector(shared) if shared else None
         merged = m["merged_eval"]
         self.live = LiveAdapter(self.model, self.layout,
                                 merged=self.dtype == torch.float32 if merged is None else bool(merged))
+        pop = max(int(mem.get("population_size") or 0), int(mem.get("max_population") or 0), 2)
+        self.memory_plan = plan_memory(self.model, self.layout.size, self.genome_dtype,
+                                       len(self.experts) + (shared is not None), pop, self.live.merged,
+                                       mem["host_gb"])
+        for line in self.memory_plan.lines():
+            log.info("memory plan: %s", line)
+        self.store = GenomeStore(self.layout.size, self.genome_dtype,
+                                 _mmap_dir(mem.get("dir")) if self.memory_plan.mapped else None)
         w = np.array([self.tasks[t].weight for t in targets], dtype=float)
         if w.sum() <= 0:
             raise InputError("problem.tasks: the target tasks' weights sum to 0")
@@ -96,7 +138,8 @@ class LlmEvoProblem(Problem):
         self.n_forward = 0
 
     # ------------------------------------------------------------------ inputs
-    def _resolve(self, zoo: dict, m: dict, tasks: dict, target_tasks: Sequence[str] | None) -> tuple:
+    def _resolve(self, zoo: dict, m: dict, tasks: dict, target_tasks: Sequence[str] | None,
+                 zero_shot: Sequence[str] | None = None) -> tuple:
         if m["base"] is None:
             from gfopt.problems.llm_evo.zoo import ensure_zoo, load_manifest
 
@@ -107,8 +150,11 @@ class LlmEvoProblem(Problem):
             experts = {k: str(root / v) for k, v in man["experts"].items()}
             shared = str(root / man["shared_adapter"]) if man.get("shared_adapter") else None
             targets = list(target_tasks) if target_tasks else list(man["target_tasks"])
+            # named targets: test those and the explicit zero-shot list; else every held-out task of the zoo
+            tested = set(targets) | set(zero_shot or ()) if target_tasks else None
             specs = {t: {"dir": str(root / v["dir"]), "kind": v.get("kind", "generation")}
-                     for t, v in man["tasks"].items() if v.get("held_out", False) or t in targets}
+                     for t, v in man["tasks"].items()
+                     if (t in tested if tested is not None else v.get("held_out", False) or t in targets)}
             for t, v in tasks.items():  # user overrides (weights) on zoo tasks
                 specs.setdefault(t, {}).update(v)
             base = str(root / man["base"])
@@ -123,6 +169,9 @@ class LlmEvoProblem(Problem):
         unknown = [t for t in targets if t not in specs]
         if unknown:
             raise InputError(f"problem.target_tasks: unknown task(s) {unknown}; known: {sorted(specs)}")
+        unknown = [t for t in zero_shot or () if t not in specs]
+        if unknown:
+            raise InputError(f"problem.zero_shot_tasks: unknown task(s) {unknown}; known: {sorted(specs)}")
         return base, experts, shared, specs, targets
 
     def _prep(self, task: str, split: str, n: int | None) -> Prepared:
@@ -135,7 +184,8 @@ class LlmEvoProblem(Problem):
         """GENOME's init: shuffled expert pairs, each merged with random weights summing to 1 (or raw experts)."""
         k = len(self.experts)
         mode = self.init_cfg["mode"]
-        out: list[np.ndarray] = [e.copy() for e in self.experts[:n]] if mode in ("experts", "experts+pairs") else []
+        with_experts = mode in ("experts", "experts+pairs")
+        out: list[np.ndarray] = [self.store.new(e) for e in self.experts[:n]] if with_experts else []
         if mode == "experts" and len(out) >= n:
             return out
         pairs = list(itertools.combinations(range(k), 2))
@@ -155,8 +205,8 @@ class LlmEvoProblem(Problem):
             w = self.layout.expand(rng.dirichlet(np.ones(len(members)), size=self.layout.n_groups).T)
         else:
             w = rng.dirichlet(np.ones(len(members)))
-        return merge(self.experts[members], w, method, base=self.shared, density=density,
-                     segments=self.layout.segments, rng=rng)
+        return self.store.new(merge(self.experts[members], w, method, base=self.shared, density=density,
+                                    segments=self.layout.segments, rng=rng))
 
     def evaluate(self, genomes: Sequence[np.ndarray]) -> np.ndarray:
         """Weighted validation fitness of each genome over the target tasks (cached by content)."""
@@ -195,10 +245,10 @@ class LlmEvoProblem(Problem):
         self.model.save_pretrained(str(directory))
 
     def to_array(self, genome: np.ndarray) -> np.ndarray:
-        return np.asarray(genome, dtype=np.float32)
+        return np.asarray(genome, dtype=np.float32)  # exact for bf16/fp16 genomes; checkpoints stay plain npz
 
     def from_array(self, array: np.ndarray) -> np.ndarray:
-        return np.asarray(array, dtype=np.float32)
+        return self.store.new(array)
 
     # ------------------------------------------------------------------ reporting
     def report_tasks(self) -> list[str]:
