@@ -52,6 +52,9 @@ def _json_default(x: Any) -> Any:
 def _encode(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
     if isinstance(obj, np.ndarray):
         key = f"a{len(arrays)}"
+        if obj.dtype.kind == "V" and obj.dtype.itemsize == 2:  # ml_dtypes bfloat16: npz keeps raw bits only
+            arrays[key] = np.ascontiguousarray(obj).view(np.uint16)
+            return {"__array__": key, "dtype": obj.dtype.name}
         arrays[key] = obj
         return {"__array__": key}
     if hasattr(obj, "detach") and hasattr(obj, "cpu"):  # a torch tensor, without importing torch
@@ -68,7 +71,12 @@ def _encode(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
 def _decode(obj: Any, arrays: Any) -> Any:
     if isinstance(obj, dict):
         if "__array__" in obj:
-            return arrays[obj["__array__"]]
+            a = arrays[obj["__array__"]]
+            if "dtype" in obj:  # bfloat16 stored as its uint16 bits
+                import ml_dtypes
+
+                a = a.view(getattr(ml_dtypes, obj["dtype"]))
+            return a
         return {k: _decode(v, arrays) for k, v in obj["__dict__"]}
     if isinstance(obj, list):
         return [_decode(v, arrays) for v in obj]

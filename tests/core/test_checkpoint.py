@@ -33,3 +33,14 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
         atomic_write_text(p, Boom("new"))
     assert p.read_text() == "old"
     assert [f.name for f in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_bfloat16_arrays_round_trip(tmp_path):
+    import ml_dtypes
+
+    from gfopt.core.checkpoint import load_state, save_state
+
+    a = (np.arange(7, dtype=np.float32) / 3).astype(ml_dtypes.bfloat16)
+    save_state({"x": [a, np.ones(2)]}, tmp_path / "c.npz")
+    back = load_state(tmp_path / "c.npz")["x"]
+    assert back[0].dtype == a.dtype and back[0].tobytes() == a.tobytes() and back[1].tolist() == [1.0, 1.0]
