@@ -24,10 +24,15 @@ class GaussianMask:
     def __init__(self, sigma: float = 0.01, gene_rate: float = 0.01) -> None:
         self.sigma = sigma
         self.gene_rate = gene_rate
+        self.new_genome = None
+
+    def bind(self, problem: object) -> None:
+        """Allocate mutants where the problem keeps genomes (its `new_genome(values)`, if it has one)."""
+        self.new_genome = getattr(problem, "new_genome", None)
 
     def __call__(self, genome: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         x = np.asarray(genome)
         mask = rng.random(x.shape) < self.gene_rate
-        out = np.array(x, copy=True)
+        out = np.array(x, copy=True) if self.new_genome is None else self.new_genome(x)
         out[mask] += (self.sigma * rng.standard_normal(int(mask.sum()))).astype(out.dtype)
         return out

@@ -33,6 +33,11 @@ class ParticleSwarm:
         self.decay = decay
         self.extremes = extremes
         self.ever: dict[str, tuple[float, np.ndarray]] = {}  # "best"/"worst" -> (score, copy of the genome)
+        self.new_genome: Any = None
+
+    def bind(self, problem: object) -> None:
+        """Allocate moved genomes where the problem keeps genomes (its `new_genome(values)`, if it has one)."""
+        self.new_genome = getattr(problem, "new_genome", None)
         self.velocity: dict[int, np.ndarray] = {}
         self.pbest: dict[int, np.ndarray] = {}
         self.pbest_score: dict[int, float] = {}
@@ -61,7 +66,8 @@ class ParticleSwarm:
             c = r * self.phi
             v = (c[0] * v + c[1] * (self.pbest[i] - x) + c[2] * (g - x) - c[3] * (w - x)) / c.sum()
             self.velocity[i] = v.astype(x.dtype)
-            moved.append((x + lam * v).astype(x.dtype))
+            y = (x + lam * v).astype(x.dtype)
+            moved.append(y if self.new_genome is None else self.new_genome(y))
         return moved
 
     def update(self, ids: Sequence[int], genomes: Sequence[np.ndarray], scores: np.ndarray) -> None:

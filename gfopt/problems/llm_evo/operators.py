@@ -42,14 +42,14 @@ class LoraMerge:
         self.base: np.ndarray | None = None
         self.segments: list[slice] | None = None
         self.layout: Any = None
-        self.store: Any = None
+        self.new_genome: Any = None
 
     def bind(self, problem: Any) -> None:
         """Learn the genome layout (per-tensor segments, per-layer groups) and the shared base, if any."""
         self.layout = getattr(problem, "layout", None)
         self.segments = getattr(self.layout, "segments", None)
         self.base = getattr(problem, "shared", None)
-        self.store = getattr(problem, "store", None)  # children in the problem's genome dtype / memory map
+        self.new_genome = getattr(problem, "new_genome", None)  # children in the problem's dtype / memory map
         if self.layerwise and self.layout is not None and self.layout.n_groups == 1:
             log.warning("engine.crossover.layerwise: the adapter's LoRA tensors form one layer group (%s), so "
                         "per-layer crossover weights are one global weight", self.layout.group_names[0])
@@ -71,4 +71,4 @@ class LoraMerge:
         else:
             child = merge(x, w, self.method, base=self.base, density=self.density, segments=self.segments, rng=rng,
                           scale=self.scale)
-        return child if self.store is None else self.store.new(child)
+        return child if self.new_genome is None else self.new_genome(child)

@@ -208,6 +208,10 @@ class LlmEvoProblem(Problem):
         return self.store.new(merge(self.experts[members], w, method, base=self.shared, density=density,
                                     segments=self.layout.segments, rng=rng))
 
+    def new_genome(self, values: np.ndarray) -> np.ndarray:
+        """A new genome holding `values`, in the genome dtype and memory-mapped when the plan says so."""
+        return self.store.new(values)
+
     def evaluate(self, genomes: Sequence[np.ndarray]) -> np.ndarray:
         """Weighted validation fitness of each genome over the target tasks (cached by content)."""
         return np.array([self._fitness(g) for g in genomes], dtype=float)
