@@ -34,13 +34,13 @@ class ParticleSwarm:
         self.extremes = extremes
         self.ever: dict[str, tuple[float, np.ndarray]] = {}  # "best"/"worst" -> (score, copy of the genome)
         self.new_genome: Any = None
+        self.velocity: dict[int, np.ndarray] = {}
+        self.pbest: dict[int, np.ndarray] = {}
+        self.pbest_score: dict[int, float] = {}
 
     def bind(self, problem: object) -> None:
         """Allocate moved genomes where the problem keeps genomes (its `new_genome(values)`, if it has one)."""
         self.new_genome = getattr(problem, "new_genome", None)
-        self.velocity: dict[int, np.ndarray] = {}
-        self.pbest: dict[int, np.ndarray] = {}
-        self.pbest_score: dict[int, float] = {}
 
     def move(
         self,
