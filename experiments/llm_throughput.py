@@ -53,8 +53,10 @@ def build_llama100m(root: Path, n_valid: int, n_experts: int = 4, rank: int = 16
                 fitness={"samples": n_valid}, baselines=[])
 
 
-def memory_check(p, n: int) -> None:
-    """Print the memory plan next to what this process measures when it holds that population."""
+def memory_check(p, n: int, anon0: float) -> None:
+    """Print the memory plan next to what this process measures when it holds that population.
+
+    `anon0`: RssAnon after importing torch, transformers and PEFT, before loading anything (the baseline)."""
     from gfopt.core.operators.real import GaussianMask
     from gfopt.problems.llm_evo.operators import LoraMerge
 
@@ -75,6 +77,9 @@ def memory_check(p, n: int) -> None:
     after = _status_mib()
     anon = after["RssAnon"] - before["RssAnon"]
     print(f"{'memory plan vs measured (MiB)':<60}{'plan':>10}{'measured':>10}{'ratio':>8}")
+    print(f"{'loaded: weights + W0 copies + experts (RssAnon growth)':<60}"
+          f"{(plan.base_bytes + plan.fold_bytes + plan.experts_bytes) / mib:>10.1f}{before['RssAnon'] - anon0:>10.1f}"
+          f"{(before['RssAnon'] - anon0) / ((plan.base_bytes + plan.fold_bytes + plan.experts_bytes) / mib):>8.2f}")
     base_measured = sum(q.numel() * q.element_size() for nm, q in p.model.named_parameters()
                         if "lora_" not in nm) / mib
     print(f"{'base weights (parameter bytes, ' + plan.device + ')':<60}{plan.base_bytes / mib:>10.1f}"
@@ -83,11 +88,17 @@ def memory_check(p, n: int) -> None:
     print(f"{f'population, {n_genomes} genomes of {p.genome_dtype} ({where})':<60}"
           f"{plan.population_bytes / mib:>10.1f}{anon:>10.1f}"
           f"{anon / (plan.population_bytes / mib) if not plan.mapped else float('nan'):>8.2f}")
+    genomes = (plan.population_bytes + plan.transient_bytes) / mib
+    print(f"{'population + merge working copies (RssAnon growth)':<60}{genomes:>10.1f}{anon:>10.1f}"
+          f"{anon / genomes if not plan.mapped else float('nan'):>8.2f}")
     if plan.mapped:
         print(f"{'  ... file-backed pages resident (RssFile growth)':<60}{'':>10}"
               f"{after['RssFile'] - before['RssFile']:>10.1f}")
-    print(f"{'planned peak (weights + W0 copies + genomes)':<60}{plan.peak_bytes / mib:>10.1f}")
-    print(f"{'RSS now / VmHWM':<60}{after['VmRSS']:>10.1f}{after['VmHWM']:>10.1f}")
+    total = after["RssAnon"] - anon0
+    print(f"{'planned peak vs RssAnon above the libraries':<60}{plan.peak_bytes / mib:>10.1f}{total:>10.1f}"
+          f"{total / (plan.peak_bytes / mib):>8.2f}")
+    print(f"{'RSS now / VmHWM (libraries and file-backed pages included)':<60}{after['VmRSS']:>10.1f}"
+          f"{after['VmHWM']:>10.1f}")
     del pop
 
 
@@ -102,8 +113,12 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=200, help="validation samples per task (--llama100m)")
     ap.add_argument("--host-gb", type=float, default=None, help="problem.memory.host_gb (memory-map above it)")
     ap.add_argument("--max-population", type=int, default=40, help="max population for the memory plan")
+    ap.add_argument("--memory-only", action="store_true", help="stop after the memory plan check")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    import peft  # noqa: F401  (baseline memory after the libraries)
+    import transformers  # noqa: F401
+
     from gfopt.core.operators.real import GaussianMask
     from gfopt.core.operators.selection import positive_weights, roulette
     from gfopt.problems.llm_evo.operators import LoraMerge
@@ -111,6 +126,7 @@ def main() -> None:
     from gfopt.problems.llm_evo.scoring import score
 
     rss0 = _rss_mib()
+    anon0 = _status_mib()["RssAnon"]
 
     toy_root: list[Path] = []  # the toy fixture, built once for both loads
     memory = {"host_gb": args.host_gb, "max_population": args.max_population,
@@ -165,8 +181,10 @@ def main() -> None:
     for line in p.memory_plan.lines():
         print("  " + line)
     print()
-    memory_check(p, min(args.n, 20))
+    memory_check(p, min(args.n, 20), anon0)
     print()
+    if args.memory_only:
+        return
     rng = np.random.default_rng(0)
     n_samples = sum(prep.n_samples for prep in p.valid.values())
     cand, cand_s, swap_ms = candidate_rate(p)
@@ -210,7 +228,7 @@ def main() -> None:
     print(f"{'candidates, swap + fold + forward (fp32 default)':<52}{cand:>12.0f}")
     print(f"{'ratio LoRA branch / raw (target >= 0.8)':<52}{cand_lora / raw:>12.3f}")
     print(f"{'ratio folded / raw (target >= 0.8)':<52}{cand / raw:>12.3f}")
-    print(f"{'swap alone, ms per candidate (LoRA branch / folded)':<52}{swap_lora_ms:>6.3f}{swap_ms:>6.3f}")
+    print(f"{'swap alone, ms per candidate (LoRA branch / folded)':<52}{swap_lora_ms:>9.3f} /{swap_ms:>9.3f}")
     print()
     print(f"{'N=' + str(args.n) + ' generation':<30}{'ops s':>9}{'new':>6}{'eval s':>9}{'ops/eval':>10}")
     for name, ops_s, new, ev in rows:

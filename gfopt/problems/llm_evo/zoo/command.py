@@ -14,15 +14,33 @@ def run_cli(argv: list[str]) -> int:
     from gfopt.problems.llm_evo.zoo.presets import PRESETS
 
     parser = argparse.ArgumentParser(prog="python -m gfopt zoo", description="The built-in llm_evo model zoo.")
-    parser.add_argument("action", choices=["build", "info", "path"])
+    parser.add_argument("action", choices=["build", "info", "path", "mixtures"])
     parser.add_argument("--preset", default="default", choices=sorted(PRESETS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch threads for the build (default: torch's)")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--size", type=int, default=2, help="mixtures: experts per mixture")
+    parser.add_argument("--count", type=int, default=2, help="mixtures: how many")
+    parser.add_argument("--mix-seed", type=int, default=1, help="mixtures: seed of the expert sets and shares")
+    parser.add_argument("--out", default=None, help="mixtures: output dir (default <zoo>/mixtures/s<mix>-k<size>)")
     args = parser.parse_args(argv)
     try:
         if args.action == "path":
             print(zoo_dir(args.preset, args.seed))
+            return 0
+        if args.action == "mixtures":
+            from pathlib import Path
+
+            from gfopt.problems.llm_evo.zoo.mixtures import make_mixtures, overrides
+            from gfopt.problems.llm_evo.zoo.presets import get_preset
+
+            out = Path(args.out) if args.out else (zoo_dir(args.preset, args.seed) / "mixtures"
+                                                  / f"s{args.mix_seed}-k{args.size}")
+            index = make_mixtures(get_preset(args.preset), args.seed, args.mix_seed, args.size, args.count, out)
+            for name, t in index["tasks"].items():
+                print(f"{name}: {t['dir']} needs {t['letter_shares']}")
+            print(f"use with (zoo {args.preset}-s{args.seed}): python -m gfopt problem=llm_evo "
+                  f"problem.zoo.preset={args.preset} problem.zoo.seed={args.seed} {overrides(index)}")
             return 0
         if args.action == "build":
             if args.threads:
