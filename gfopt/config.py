@@ -21,6 +21,22 @@ PROBLEM_CONFIG_MODULES = (
 
 _registered = False
 
+MOVED_KEYS = {
+    **{f"problem.search.{k}": f"engine.neighbourhood.{k}"
+       for k in ("sizes", "size_small", "size_large", "no_large_search", "h", "grad_filter")},
+    "problem.search.restarts": "engine.restarts",
+}
+"""Keys that moved (old -> new): operator settings belong to the engine, only the start stays with the problem."""
+
+
+def moved_key_error(overrides: list[str]) -> str | None:
+    """One line naming the new key for the first override that uses an old one, or None."""
+    for o in overrides:
+        key = o.lstrip("+~").split("=", 1)[0]
+        if key in MOVED_KEYS:
+            return f"{key}: moved to {MOVED_KEYS[key]} (operator settings belong to the engine)"
+    return None
+
 
 def register_configs() -> None:
     """Idempotent: store the schemas of the core and of every problem."""

@@ -14,6 +14,7 @@ import numpy as np
 from gfopt.core.config import check
 from gfopt.core.operators.permutation import SwapNeighbourhood
 from gfopt.core.problem import Problem
+from gfopt.core.space import PERMUTATION, PermutationSpace
 
 
 @dataclass
@@ -39,6 +40,7 @@ class TspProblem(Problem):
     """Minimize the closed tour length through `cities` uniform random points in the unit square."""
 
     sense = "min"
+    space_kind = PERMUTATION
 
     def __init__(self, name: str = "tsp", cities: int = 12, instance_seed: int = 0, delay_s: float = 0.0,
                  coords: np.ndarray | None = None) -> None:
@@ -48,9 +50,12 @@ class TspProblem(Problem):
             coords = np.random.default_rng(instance_seed).random((cities, 2))
         self.coords = np.asarray(coords, dtype=float)
         self.dist = np.linalg.norm(self.coords[:, None] - self.coords[None], axis=-1)
+        self._space = PermutationSpace(len(self.coords))
 
-    def initial(self, n: int, rng: np.random.Generator) -> list[np.ndarray]:
-        return [rng.permutation(len(self.coords)) for _ in range(n)]
+    @property
+    def space(self) -> PermutationSpace:
+        """Tours: permutations of the cities."""
+        return self._space
 
     def evaluate(self, genomes: Sequence[np.ndarray]) -> np.ndarray:
         if self.delay_s:
@@ -61,7 +66,7 @@ class TspProblem(Problem):
         """Local search on tours: all position swaps."""
         return SwapNeighbourhood()
 
-    def finalize(self, result: Any, outdir: Path) -> dict[str, Any]:
+    def finalize(self, result: Any, outdir: Path, comparisons: dict[str, Any] | None = None) -> dict[str, Any]:
         return {"tour": [int(x) for x in result.best], "length": float(result.best_fitness)}
 
     def save(self, genome: np.ndarray, path: Path) -> None:

@@ -58,3 +58,14 @@ def test_bad_genome_dtype_is_one_line():
 
     with pytest.raises(ConfigError, match="problem.memory.genome_dtype"):
         LlmEvoConfig(memory=MemoryConfig(genome_dtype="int8"))
+
+
+def test_bf16_genomes_survive_a_checkpoint_into_the_store(toy_dir, tmp_path):
+    from gfopt.core.checkpoint import load_state, save_state
+
+    p = LlmEvoProblem(**toy_kwargs(toy_dir, memory={"genome_dtype": "bfloat16", "host_gb": 1e-9,
+                                                    "dir": str(tmp_path / "pop")}))
+    g = p.initial(4, np.random.default_rng(0))[-1]
+    save_state({"genomes": [p.space.to_array(g)]}, tmp_path / "c.npz")
+    back = p.space.from_array(load_state(tmp_path / "c.npz")["genomes"][0])
+    assert back.dtype == g.dtype and back.tobytes() == g.tobytes() and isinstance(back, np.memmap)
