@@ -116,6 +116,7 @@ def _build(node: DictConfig, key: str) -> Any:
 def _run_in(outdir: Path, problem: Any, engine: Any, rng: np.random.Generator, budget: Budget, cfg: DictConfig,
             desc: str) -> RunResult:
     """One run with its own progress bar, history and checkpoint in `outdir` (resumed from it when allowed)."""
+    outdir.mkdir(parents=True, exist_ok=True)  # a baseline's dir under baselines/ does not exist yet
     ckpt = Checkpoint(outdir / CHECKPOINT_FILE, every=cfg.checkpoint_every,
                       min_interval_s=cfg.checkpoint_min_interval_s)
     state = ckpt.load() if cfg.resume else None
