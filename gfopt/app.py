@@ -15,9 +15,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from gfopt.core.callbacks import Checkpoint, History, ProgressBar
 from gfopt.core.checkpoint import atomic_write_json, atomic_write_text
-from gfopt.core.config import ConfigError
 from gfopt.core.engine import Budget, RunResult, run
-from gfopt.errors import InputError
+from gfopt.errors import ConfigError, InputError
 from gfopt.pairing import check_pairing
 
 log = logging.getLogger("gfopt")
@@ -116,7 +115,7 @@ def _build(node: DictConfig, key: str) -> Any:
 def _run_in(outdir: Path, problem: Any, engine: Any, rng: np.random.Generator, budget: Budget, cfg: DictConfig,
             desc: str) -> RunResult:
     """One run with its own progress bar, history and checkpoint in `outdir` (resumed from it when allowed)."""
-    outdir.mkdir(parents=True, exist_ok=True)  # a baseline's dir under baselines/ does not exist yet
+    outdir.mkdir(parents=True, exist_ok=True)
     ckpt = Checkpoint(outdir / CHECKPOINT_FILE, every=cfg.checkpoint_every,
                       min_interval_s=cfg.checkpoint_min_interval_s)
     state = ckpt.load() if cfg.resume else None

@@ -13,9 +13,9 @@ from typing import Any
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
-from gfopt.core.config import ConfigError
 from gfopt.core.engine import Budget, Engine
 from gfopt.core.space import fits
+from gfopt.errors import ConfigError
 
 
 def conf_dir() -> Path:
@@ -38,11 +38,28 @@ def _kinds(node: Any) -> list[str]:
     return out + [k for v in node.values() if isinstance(v, DictConfig) for k in _kinds(v)]
 
 
+def _schema_target(defaults: Any) -> str | None:
+    """The `_target_` of the schema a YAML's defaults list names (`/schema/engine/<name>@_here_`), if any."""
+    from hydra.core.config_store import ConfigStore
+
+    from gfopt.config import register_configs
+
+    register_configs()
+    for entry in defaults or []:
+        if isinstance(entry, str) and entry.lstrip("/").startswith("schema/"):
+            path = entry.lstrip("/").split("@", 1)[0]
+            node = ConfigStore.instance().load(f"{path}.yaml").node
+            return node.get("_target_")
+    return None
+
+
 def engine_kinds(engine: str, problem: str) -> list[str]:
     """Kinds needed by `conf/engine/<engine>.yaml` with `conf/operators/<engine>_<problem>.yaml` merged on top."""
     root = conf_dir()
     node = OmegaConf.load(root / "engine" / f"{engine}.yaml")
-    node.pop("defaults", None)
+    target = _schema_target(node.pop("defaults", None))
+    if target and "_target_" not in node:
+        node._target_ = target
     extra = root / "operators" / f"{engine}_{problem}.yaml"
     if extra.exists():
         more = OmegaConf.load(extra)

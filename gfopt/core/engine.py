@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from gfopt.core.config import ConfigError
 from gfopt.core.problem import Genome, Problem
 from gfopt.core.space import ANY, describe_kind, fits
+from gfopt.errors import ConfigError
 
 StepGenerator = Generator[list[Genome], np.ndarray, None]
 
@@ -299,8 +299,8 @@ def run(
             if stopped_by:
                 break
         batch = engine.ask()
-        fitness = problem.evaluate(batch) if len(batch) else np.empty(0)
-        engine.tell(batch, fitness)
+        if not engine.step_done:  # a step that needed no evaluation finished inside `ask`
+            engine.tell(batch, problem.evaluate(batch) if len(batch) else np.empty(0))
         if engine.step_done:
             engine.step_done = False
             engine.elapsed_s = time.perf_counter() - t0

@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from gfopt.core.config import ConfigError
 from gfopt.core.engine import Engine, StepGenerator
 from gfopt.core.operators import MoveBatch, Neighbourhood
 from gfopt.core.problem import Problem
+from gfopt.errors import ConfigError
 
 
 def resolve_neighbourhood(engine: Engine, neighbourhood: Neighbourhood | None, problem: Problem) -> Neighbourhood:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,20 +13,8 @@ import numpy as np
 from gfopt.core.config import check
 from gfopt.core.operators.permutation import SwapNeighbourhood
 from gfopt.core.problem import Problem
+from gfopt.core.schema import schema_of
 from gfopt.core.space import PERMUTATION, PermutationSpace
-
-
-@dataclass
-class TspConfig:
-    _target_: str = "gfopt.problems.tsp.TspProblem"
-    name: str = "tsp"
-    cities: int = 12
-    instance_seed: int = 0
-    delay_s: float = 0.0  # simulated cost per evaluated batch (demos of progress, checkpoints, sweeps)
-
-    def __post_init__(self) -> None:
-        check(self.cities >= 3, "problem.cities", f"must be >= 3, got {self.cities}")
-        check(self.delay_s >= 0, "problem.delay_s", f"must be >= 0, got {self.delay_s}")
 
 
 def tour_lengths(dist: np.ndarray, tours: np.ndarray) -> np.ndarray:
@@ -44,6 +31,9 @@ class TspProblem(Problem):
 
     def __init__(self, name: str = "tsp", cities: int = 12, instance_seed: int = 0, delay_s: float = 0.0,
                  coords: np.ndarray | None = None) -> None:
+        """`delay_s`: a simulated cost per evaluated batch (demos of progress, checkpoints, sweeps)."""
+        check(cities >= 3, "problem.cities", f"must be >= 3, got {cities}")
+        check(delay_s >= 0, "problem.delay_s", f"must be >= 0, got {delay_s}")
         self.name = name
         self.delay_s = delay_s
         if coords is None:
@@ -74,5 +64,5 @@ class TspProblem(Problem):
 
 
 def register(cs: Any) -> None:
-    """Store the schema in Hydra's ConfigStore."""
-    cs.store(group="schema/problem", name="tsp", node=TspConfig)
+    """Store the schema (the constructor's arguments) in Hydra's ConfigStore."""
+    cs.store(group="schema/problem", name="tsp", node=schema_of(TspProblem))

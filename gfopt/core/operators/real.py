@@ -58,6 +58,7 @@ class GaussianMask(Mutation):
 class GaussianNeighbourhood(Neighbourhood):
     """`size` random sparse Gaussian steps around the point (GENOME's mutation as a local-search move).
 
+    Each step moves a Bernoulli(`gene_rate`) subset of the entries (at least one) by N(0, (sigma * scale)^2).
     A move is `(seed, level)`: the step is regenerated from its seed, so moves are small to store and send.
     Level k uses sigma * scales[k] (default: the configured step, then one ten times smaller when no step
     improves). Moves never overlap: the engine may try the sum of several improving steps, and keeps it only
@@ -84,9 +85,13 @@ class GaussianNeighbourhood(Neighbourhood):
         return [(int(s), level) for s in rng.integers(2**63 - 1, size=self.size)]
 
     def step(self, shape: tuple[int, ...], move: tuple[int, int]) -> np.ndarray:
-        """The step of one move (deterministic in its seed)."""
+        """The step of one move (deterministic in its seed); at least one entry moves, so short vectors move too."""
         seed, level = move
-        return sparse_gaussian(shape, self.sigma * self.scales[level], self.gene_rate, np.random.default_rng(seed))
+        rng = np.random.default_rng(seed)
+        delta = sparse_gaussian(shape, self.sigma * self.scales[level], self.gene_rate, rng)
+        if not delta.any():
+            delta.flat[int(rng.integers(delta.size))] = self.sigma * self.scales[level] * rng.standard_normal()
+        return delta
 
     def apply(self, current: np.ndarray, moves: Sequence[tuple[int, int]]) -> np.ndarray:
         x = np.asarray(current)

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 from scipy.linalg import expm, solve_triangular
 
-from gfopt.core.config import ConfigError
 from gfopt.core.operators.permutation import PositionSwaps
+from gfopt.errors import ConfigError
 
 SIZES = ("full", "auto")
 H_FORMS = ("logdet", "exp", "poly")

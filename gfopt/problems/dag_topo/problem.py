@@ -11,12 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from gfopt.core.config import ConfigError
 from gfopt.core.operators import MoveBatch
 from gfopt.core.operators.permutation import PositionSwaps
 from gfopt.core.problem import Problem
 from gfopt.core.space import PERMUTATION, PermutationSpace
-from gfopt.errors import InputError
+from gfopt.errors import ConfigError, InputError
 from gfopt.problems.dag_topo.config import DagDataConfig, DagScoreConfig, DagSearchConfig
 from gfopt.problems.dag_topo.data import Dataset, load, simulate, validate
 from gfopt.problems.dag_topo.metrics import count_accuracy

@@ -89,7 +89,7 @@ def finalize_run(p: LlmEvoProblem, result: RunResult, outdir: Path, baselines: d
         out["test"]["baselines"][name] = p.test_exact(g, test_preps)
         out["baseline_evaluations"][name] = res.evaluations
         log.info("baseline %s: valid fitness %.4f", name, out["valid_fitness"]["baselines"][name])
-    out["finalize_seconds"] = {"total": round(time.perf_counter() - t0, 2),
+    out["finalize_s"] = {"total": round(time.perf_counter() - t0, 2),
                                "baselines": {n: round(r.wall_time_s, 2) for n, r in baselines.items()}}
     plot_fitness(result.history, out["valid_fitness"]["baselines"], outdir / "fitness.png")
     return out
