@@ -57,9 +57,10 @@ def build_base(arch: str, directory: str | Path, hidden: int = 32, layers: int =
     """Save a random-weight `arch` model (and `tokenizer`, default the toy character tokenizer) to `directory`."""
     from transformers import AutoModelForCausalLM
 
-    from gfopt.problems.llm_evo.toy import char_tokenizer
+    from gfopt.problems.llm_evo.toy import CHARS
+    from gfopt.problems.llm_evo.zoo.tokenizer import build_tokenizer
 
-    tok = tokenizer if tokenizer is not None else char_tokenizer()
+    tok = tokenizer if tokenizer is not None else build_tokenizer("".join(CHARS))
     special = dict(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
     cfg = make_config(arch, vocab_size or len(tok), hidden, layers, heads, intermediate, **special)
     torch.manual_seed(seed)
