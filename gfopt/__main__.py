@@ -9,16 +9,8 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from gfopt.config import register_configs
-from gfopt.errors import ConfigError, InputError
-
-
-def conf_dir() -> str:
-    """The config tree: shipped inside the wheel as gfopt/conf, or the top-level conf/ of a checkout."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "conf"
-    return str(packaged if packaged.is_dir() else here.parent / "conf")
-
+from gfopt.config import conf_dir, register_configs
+from gfopt.errors import ConfigError, InputError, RunInterrupted
 
 register_configs()
 
@@ -28,11 +20,18 @@ def hydra_main(cfg: DictConfig) -> float:
     """Hydra task: returns the run's objective so sweepers can optimize it."""
     from gfopt.app import execute
 
+    hydra_cfg = HydraConfig.get()
     try:
-        return execute(cfg, Path(HydraConfig.get().runtime.output_dir))
+        return execute(cfg, Path(hydra_cfg.runtime.output_dir), hydra_cfg)
     except (ConfigError, InputError) as e:
         print(f"gfopt: error: {e}", file=sys.stderr)
         sys.exit(2)
+    except RunInterrupted as e:
+        print(f"gfopt: {e.line()}", file=sys.stderr)
+        sys.exit(130)
+    except KeyboardInterrupt:  # outside the search loop (building the problem, writing the results)
+        print("gfopt: interrupted; run the same command to resume from the last checkpoint", file=sys.stderr)
+        sys.exit(130)
 
 
 def main() -> None:
@@ -49,10 +48,17 @@ def main() -> None:
     except ConfigError as e:
         print(f"gfopt: error: {e}", file=sys.stderr)
         sys.exit(2)
-    if args and not any(a.startswith("-") for a in args):  # a single run: check the config first
+    flags = [a for a in args if a.startswith("-")]
+    multirun = bool(flags) and all(a in ("-m", "--multirun") for a in flags)
+    if args and (not flags or multirun):  # check the config first: one line instead of Hydra's report
         from gfopt.precheck import precheck
+        from gfopt.rundir import check_writable
 
-        error = precheck(conf_dir(), args)
+        overrides = [a for a in args if not a.startswith("-")]
+        error = precheck(conf_dir(), overrides, multirun=multirun)
+        run_dir = next((a.split("=", 1)[1] for a in overrides if a.startswith("hydra.run.dir=")), None)
+        if error is None and run_dir and not multirun:
+            error = check_writable(run_dir)
         if error:
             print(f"gfopt: error: {error}", file=sys.stderr)
             sys.exit(2)

@@ -17,7 +17,8 @@ from gfopt.core.callbacks import Checkpoint, History, ProgressBar
 from gfopt.core.checkpoint import atomic_write_json, atomic_write_text
 from gfopt.core.config import ConfigError
 from gfopt.core.engine import Budget, run
-from gfopt.errors import InputError
+from gfopt.errors import InputError, RunInterrupted
+from gfopt.rundir import RunDir
 
 log = logging.getLogger("gfopt")
 
@@ -50,30 +51,40 @@ def validate(cfg: DictConfig) -> None:
         raise
 
 
-def execute(cfg: DictConfig, outdir: Path) -> float:
-    """Run one configured search into `outdir`; return the objective (best fitness) as a float."""
-    validate(cfg)
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    problem = _build(cfg.problem, "problem")
-    engine = _build(cfg.engine, "engine")
-    rng = np.random.default_rng(cfg.seed)
+def execute(cfg: DictConfig, outdir: Path, hydra_cfg: DictConfig | None = None) -> float:
+    """Run one configured search into `outdir`; return the objective (best fitness) as a float.
 
+    Every check (config values, the run dir's lock, the checkpoint, the data) comes before the run dir changes;
+    `hydra_cfg` (Hydra's own node) is written to `.hydra/` once the run is accepted.
+    """
+    with RunDir(Path(outdir)) as rundir:
+        validate(cfg)
+        rundir.lock()
+        return _execute(cfg, rundir, hydra_cfg)
+
+
+def _execute(cfg: DictConfig, rundir: RunDir, hydra_cfg: DictConfig | None) -> float:
+    outdir = rundir.path
     digest = config_hash(cfg)
     ckpt = Checkpoint(outdir / CHECKPOINT_FILE, every=cfg.checkpoint_every,
                       min_interval_s=cfg.checkpoint_min_interval_s)
     state = _resume_state(ckpt, digest) if cfg.resume else None
+    problem = _build(cfg.problem, "problem")
+    engine = _build(cfg.engine, "engine")
+    rng = np.random.default_rng(cfg.seed)
+    rundir.accept(cfg, hydra_cfg)
     if state is not None:
         log.info("resuming from %s at step %d", ckpt.path, state["steps"])
-    marker = outdir / ".config_hash"
-    atomic_write_text(marker, digest)
+    atomic_write_text(outdir / ".config_hash", digest)
     budget = Budget(**OmegaConf.to_container(cfg.budget))
-    callbacks = [
-        ProgressBar(total=budget.steps, desc=str(cfg.problem.get("name", "gfopt")), enabled=cfg.progress),
-        History(outdir / HISTORY_FILE),
-        ckpt,
-    ]
-    result = run(problem, engine, rng, budget, callbacks, state=state)
+    bar = ProgressBar(total=_total_steps(budget, engine), desc=str(cfg.problem.get("name", "gfopt")),
+                      enabled=cfg.progress, budget=budget)
+    callbacks = [bar, History(outdir / HISTORY_FILE), ckpt]
+    try:
+        result = run(problem, engine, rng, budget, callbacks, state=state)
+    except KeyboardInterrupt:  # Ctrl-C: the callbacks keep the last finished step; the caller prints one line
+        saved = [cb.on_interrupt(engine) for cb in callbacks]
+        raise RunInterrupted(engine.steps, any(saved)) from None
 
     problem.save(result.best, outdir / "best")
     extra = problem.finalize(result, outdir)
@@ -94,6 +105,12 @@ def execute(cfg: DictConfig, outdir: Path) -> float:
     log.info("objective %.6g after %d steps, %d evaluations -> %s", result.best_fitness, result.steps,
              result.evaluations, outdir)
     return float(result.best_fitness)
+
+
+def _total_steps(budget: Budget, engine: Any) -> int | None:
+    """The most steps the run can take (budget or the engine's own cap), for the progress bar; None if unknown."""
+    caps = [c for c in (budget.steps, engine.max_steps()) if c is not None]
+    return min(caps) if caps else None
 
 
 def _build(node: DictConfig, key: str) -> Any:

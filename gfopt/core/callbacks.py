@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gfopt.core.checkpoint import load_state, save_state
-from gfopt.core.engine import Callback, Engine, RunResult
+from gfopt.core.checkpoint import encode_state, load_latest_state, write_state_bytes
+from gfopt.core.engine import Budget, Callback, Engine, RunResult
 
 
 def progress_enabled(setting: str | bool = "auto") -> bool:
@@ -24,28 +24,51 @@ def progress_enabled(setting: str | bool = "auto") -> bool:
 
 
 class ProgressBar(Callback):
-    """A tqdm bar over steps showing best/mean fitness and evaluations."""
+    """A tqdm bar with best fitness and evaluations, over the first limit that gives it a total (so it shows an
+    ETA): steps (the budget's or the engine's own cap), else evaluations, else wall time; plain steps otherwise."""
 
-    def __init__(self, total: int | None = None, desc: str = "gfopt", enabled: str | bool = "auto") -> None:
-        self.total = total
+    def __init__(self, total: int | None = None, desc: str = "gfopt", enabled: str | bool = "auto",
+                 budget: Budget | None = None) -> None:
         self.desc = desc
         self.enabled = progress_enabled(enabled)
         self.bar = None
+        self.unit, self.total = "step", total
+        if total is None and budget is not None:
+            if budget.steps is not None:
+                self.total = budget.steps
+            elif budget.evaluations is not None:
+                self.unit, self.total = "eval", budget.evaluations
+            elif budget.wall_time_s is not None:
+                self.unit, self.total = "s", budget.wall_time_s
+
+    def _position(self, engine: Engine) -> float:
+        if self.unit == "eval":
+            return engine.evaluations
+        if self.unit == "s":
+            return round(engine.elapsed_s, 1)
+        return engine.steps
 
     def on_start(self, engine: Engine) -> None:
         if self.enabled:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=self.total, initial=engine.steps, desc=self.desc, unit="step", dynamic_ncols=True)
+            self.bar = tqdm(total=self.total, initial=self._position(engine), desc=self.desc, unit=self.unit,
+                            dynamic_ncols=True)
 
     def on_step(self, engine: Engine, status: dict[str, Any]) -> None:
         if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix(best=f"{status['best']:.6g}", evals=status["evaluations"], refresh=False)
+            self.bar.update(self._position(engine) - self.bar.n)
+            self.bar.set_postfix(step=engine.steps, best=f"{status['best']:.6g}", evals=status["evaluations"],
+                                 refresh=False)
 
     def on_end(self, engine: Engine, result: RunResult) -> None:
+        self.on_interrupt(engine)
+
+    def on_interrupt(self, engine: Engine) -> bool:
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
+        return False
 
 
 def _clean(x: Any) -> Any:
@@ -82,23 +105,49 @@ class History(Callback):
 
 class Checkpoint(Callback):
     """Save `engine.state_dict()` to `path` atomically: every `every` steps, but not more often than every
-    `min_interval_s` seconds (an fsync per millisecond-step would dominate fast runs), and at the end."""
+    `min_interval_s` seconds (an fsync per millisecond-step would dominate fast runs), and at the end.
+
+    A finished step that is not written yet is kept in memory (encoded, so later steps cannot change it): on
+    Ctrl-C, `on_interrupt` writes the last finished step even when the interrupt lands inside the next one.
+    """
 
     def __init__(self, path: Path, every: int = 1, min_interval_s: float = 0.0) -> None:
         self.path = Path(path)
         self.every = max(1, int(every))
         self.min_interval_s = float(min_interval_s)
         self._last = -float("inf")
+        self._unsaved: bytes | None = None
+        self._saved_step: int | None = None
+
+    def _write(self, data: bytes, step: int) -> None:
+        write_state_bytes(data, self.path)
+        self._unsaved, self._saved_step = None, step
+
+    def on_start(self, engine: Engine) -> None:
+        if engine.steps and self.path.exists():
+            self._saved_step = engine.steps  # resumed from it
 
     def on_step(self, engine: Engine, status: dict[str, Any]) -> None:
+        data = encode_state(engine.state_dict())
         now = time.monotonic()
         if engine.steps % self.every == 0 and now - self._last >= self.min_interval_s:
-            save_state(engine.state_dict(), self.path)
+            self._write(data, engine.steps)
             self._last = now
+        else:
+            self._unsaved = data
 
     def on_end(self, engine: Engine, result: RunResult) -> None:
-        save_state(engine.state_dict(), self.path)
+        self._write(encode_state(engine.state_dict()), engine.steps)
+
+    def on_interrupt(self, engine: Engine) -> bool:
+        """Write the last finished step (a step cut short by the interrupt is dropped); True when it is on disk."""
+        if engine.between_steps and engine.steps and self._saved_step != engine.steps:
+            self._write(encode_state(engine.state_dict()), engine.steps)
+        elif self._unsaved is not None:
+            self._write(self._unsaved, engine.steps)
+        return self._saved_step is not None and self._saved_step == engine.steps
 
     def load(self) -> dict[str, Any] | None:
-        """The saved state, or None when there is no checkpoint yet."""
-        return load_state(self.path) if self.path.exists() else None
+        """The saved state (the previous checkpoint, with a warning, when the latest is damaged), or None when
+        there is no checkpoint yet; ConfigError when none can be read."""
+        return load_latest_state(self.path)

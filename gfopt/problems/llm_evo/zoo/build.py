@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sys
@@ -25,6 +26,8 @@ from gfopt.problems.llm_evo.zoo.tasks import (
     sample_strings,
 )
 
+log = logging.getLogger("gfopt.llm_evo")
+
 
 def write_jsonl(path: Path, records: list[dict[str, str]]) -> None:
     """One JSON object per line."""
@@ -35,6 +38,43 @@ def write_jsonl(path: Path, records: list[dict[str, str]]) -> None:
 def progress_enabled(progress: bool) -> bool:
     """Show a bar only when asked, on a TTY, and not under CI."""
     return progress and sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("1", "true")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temps(out: Path) -> list[Path]:
+    """Delete `.tmp-<name>-<pid>` / `.old-<name>-<pid>` dirs that builds of `out` left when they were stopped
+    (their pid is gone); a live build's temp dir is kept."""
+    removed = []
+    for prefix in (".tmp-", ".old-"):
+        for d in out.parent.glob(f"{prefix}{out.name}-*"):
+            pid = d.name.rsplit("-", 1)[-1]
+            if pid.isdigit() and (int(pid) == os.getpid() or not _pid_alive(int(pid))):
+                shutil.rmtree(d, ignore_errors=True)
+                removed.append(d)
+    return removed
+
+
+class _Phases:
+    """Progress of a build: the tqdm bar on a terminal, else one log line per phase (base, adapter, experts)."""
+
+    def __init__(self, bar: Any, show_bar: bool, name: str) -> None:
+        self.bar, self.show_bar, self.name = bar, show_bar, name
+        self.t0 = time.perf_counter()
+
+    def phase(self, label: str) -> None:
+        self.bar.set_postfix_str(label)
+        if not self.show_bar:
+            log.info("zoo %s: %s (step %d/%d, %.0f s so far)", self.name, label, self.bar.n, self.bar.total,
+                     time.perf_counter() - self.t0)
 
 
 def _task_splits(
@@ -98,8 +138,9 @@ def build_zoo(preset: ZooPreset, seed: int, out: Path, progress: bool = True) ->
 
     t0 = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in remove_stale_temps(out):
+        log.info("removed %s, left by a stopped build", stale)
     tmp = out.parent / f".tmp-{out.name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     plan = plan_tasks(preset, seed)
     tasks = plan["tasks"]
     for name, task in tasks.items():
@@ -111,8 +152,10 @@ def build_zoo(preset: ZooPreset, seed: int, out: Path, progress: bool = True) ->
     total = preset.base_steps + preset.shared_steps + preset.n_groups * preset.expert_steps
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, desc=f"zoo {preset.name}-s{seed}", unit="step", disable=not progress_enabled(progress))
+    show_bar = progress_enabled(progress)
+    bar = tqdm(total=total, desc=f"zoo {preset.name}-s{seed}", unit="step", disable=not show_bar)
     tick = bar.update
+    phases = _Phases(bar, show_bar, f"{preset.name}-s{seed}")
 
     # 1. base model: a small Llama pre-trained on the mixture (copy, reverse, four unrelated ciphers)
     torch.manual_seed(seed)
@@ -124,7 +167,7 @@ def build_zoo(preset: ZooPreset, seed: int, out: Path, progress: bool = True) ->
     )
     model = AutoModelForCausalLM.from_config(config)
     mixture = PretrainMixture(np.random.default_rng(np.random.SeedSequence([seed, 2])), preset.pretrain_lengths)
-    bar.set_postfix_str("base")
+    phases.phase("pre-training the base model")
     train_full(model, lambda _: collate(tokenizer, mixture.sample(preset.base_batch)), preset.base_steps,
                preset.base_lr, tick)
     model.save_pretrained(tmp / "base")
@@ -139,7 +182,7 @@ def build_zoo(preset: ZooPreset, seed: int, out: Path, progress: bool = True) ->
     lora = LoraConfig(r=preset.lora_rank, lora_alpha=preset.lora_alpha, target_modules=LORA_TARGETS,
                       lora_dropout=0.0, bias="none", task_type="CAUSAL_LM")
     peft_model = get_peft_model(model, lora)
-    bar.set_postfix_str("shared adapter")
+    phases.phase("training the shared adapter")
     train_lora(peft_model, sampler(tasks["copy"]["records"]["train"], preset.expert_batch, 0),
                preset.shared_steps, preset.shared_lr, tick)
     peft_model.save_pretrained(tmp / "adapters" / "shared")
@@ -150,7 +193,7 @@ def build_zoo(preset: ZooPreset, seed: int, out: Path, progress: bool = True) ->
     for p in peft_model.parameters():
         p.requires_grad_(False)
     for k, name in enumerate(plan["expert_names"]):
-        bar.set_postfix_str(name)
+        phases.phase(f"training expert {name} ({k + 1}/{len(plan['expert_names'])})")
         gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 4, k]).generate_state(1)[0]))
         trained = train_expert_delta(
             peft_model, start_b, sampler(tasks[name]["records"]["train"], preset.expert_batch, k + 1),
@@ -162,6 +205,7 @@ def build_zoo(preset: ZooPreset, seed: int, out: Path, progress: bool = True) ->
     with torch.no_grad():
         for n, b in start_b.items():
             params[n].copy_(b)
+    phases.phase("writing the manifest")
     bar.close()
 
     family = plan["family"]

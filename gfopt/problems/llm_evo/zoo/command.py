@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from gfopt.errors import ConfigError, InputError
@@ -20,6 +21,8 @@ def run_cli(argv: list[str]) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch threads for the build (default: torch's)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    # phase lines of a build (the bar shows them on a terminal; logs and CI get these lines)
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
     try:
         if args.action == "path":
             print(zoo_dir(args.preset, args.seed))
@@ -32,6 +35,11 @@ def run_cli(argv: list[str]) -> int:
             path = ensure_zoo(args.preset, args.seed, progress=not args.no_progress)
         else:
             path = zoo_dir(args.preset, args.seed)
+            if not (path / "manifest.json").exists():
+                build = "python -m gfopt zoo build"
+                build += f" --preset {args.preset}" if args.preset != "default" else ""
+                build += f" --seed {args.seed}" if args.seed else ""
+                raise InputError(f"zoo {args.preset}-s{args.seed} is not built ({path}); build it with `{build}`")
         print(summary(load_manifest(path), str(path)))
         return 0
     except (ConfigError, InputError) as e:
