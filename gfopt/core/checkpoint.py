@@ -115,11 +115,16 @@ def previous_path(path: Path) -> Path:
 
 
 def write_state_bytes(data: bytes, path: Path) -> None:
-    """Install encoded state at `path` atomically, moving the current file to `previous_path(path)` first."""
+    """Install encoded state at `path` atomically; the file it replaces becomes `previous_path(path)`.
+
+    Between the two renames only the .prev file exists, and `load_latest_state` reads it.
+    """
     path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    atomic_write_bytes(tmp, data)
     if path.exists():
-        os.replace(path, previous_path(path))  # a crash between the two renames leaves the .prev file to load
-    atomic_write_bytes(path, data)
+        os.replace(path, previous_path(path))  # a separate file: damage to the new one cannot reach it
+    os.replace(tmp, path)
 
 
 def save_state(state: dict[str, Any], path: Path) -> None:

@@ -218,6 +218,10 @@ class Callback:
     def on_end(self, engine: Engine, result: RunResult) -> None:
         """Once, after the last step."""
 
+    def on_interrupt(self, engine: Engine) -> bool:
+        """Ctrl-C ended the run, maybe inside a step; True when a checkpoint of the last finished step is on disk."""
+        return False
+
 
 def run(
     problem: Problem,
