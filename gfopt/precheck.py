@@ -46,6 +46,7 @@ def precheck(conf_dir: str, overrides: list[str], multirun: bool = False) -> str
     For `-m`, each sweep (`a=1,2`, `range(...)`, `interval(...)`) is checked with its first value.
     """
     user = [o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
+    sweeper = [o for o in overrides if o.startswith("hydra/sweeper=")]
     parsed = _parse(user)
     if multirun:
         if parsed is None:
@@ -53,9 +54,14 @@ def precheck(conf_dir: str, overrides: list[str], multirun: bool = False) -> str
         user = [_first_value(o) if o.is_sweep_override() else o.input_line for o in parsed]
     try:
         with initialize_config_dir(config_dir=conf_dir, version_base="1.3"):
-            cfg = compose(config_name="config", overrides=user)
+            cfg = compose(config_name="config", overrides=user + sweeper, return_hydra_config=multirun)
     except (HydraException, OmegaConfBaseException) as e:
         return describe(e)
+    if multirun and "BasicSweeper" in str(OmegaConf.select(cfg, "hydra.sweeper._target_")):
+        for o in parsed:
+            if isinstance(o.value(), IntervalSweep):
+                return (f"{o.get_key_element()}: interval(...) needs an Optuna sweep: add hydra/sweeper=gfopt_optuna "
+                        "(Hydra's basic sweeper runs lists and ranges only)")
     groups = {p.name for p in Path(conf_dir).iterdir() if p.is_dir()}
     for o in parsed or []:
         if (o.is_add() or o.is_force_add()) and o.key_or_group.split("@")[0] not in groups:

@@ -48,17 +48,20 @@ class RunDir:
             if e.errno not in (errno.EAGAIN, errno.EACCES):
                 raise
             holder = _read_pid(self.path / LOCK_FILE)
+            holder = holder if holder and pid_alive(holder) else None
             raise ConfigError(
                 f"hydra.run.dir: {self.path} is in use by another run{f' (pid {holder})' if holder else ''}; "
                 "wait for it to end, or pick another hydra.run.dir"
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
 
     def accept(self, cfg: DictConfig, hydra_cfg: DictConfig | None = None) -> None:
-        """Every check passed: from here on the dir is this run's. Writes `.hydra/` (config, hydra, overrides)."""
+        """Every check passed: from here on the dir is this run's. Writes `.hydra/` (config, hydra, overrides)
+        and the holder's pid into the lock file (named when another run is refused)."""
         self.accepted = True
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
         if hydra_cfg is None:
             return
         meta = self.path / ".hydra"
@@ -78,10 +81,14 @@ class RunDir:
         """Delete what this refused run left in a dir it created (only what it made), then the dir if empty."""
         for p in [*self._fresh, *([self.path / LOCK_FILE] if self._fd is not None else [])]:
             p.unlink(missing_ok=True)
-        try:
-            self.path.rmdir()
-        except OSError:
-            pass  # something else appeared meanwhile: leave it
+        cwd, leaf = Path.cwd(), self.path.absolute()
+        for d in [leaf, *leaf.parents]:  # the leaf, then the empty parents under the working dir
+            if d != leaf and (d == cwd or cwd not in d.parents):
+                break
+            try:
+                d.rmdir()
+            except OSError:
+                break  # not empty (another run's, or something appeared meanwhile): leave it
 
 
 def _read_pid(path: Path) -> int | None:
@@ -89,6 +96,17 @@ def _read_pid(path: Path) -> int | None:
         return int(path.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def pid_alive(pid: int) -> bool:
+    """True when a process with this id exists (possibly another user's)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def check_writable(run_dir: str) -> str | None:

@@ -25,6 +25,7 @@ from gfopt.problems.llm_evo.zoo.tasks import (
     sample_focus_strings,
     sample_strings,
 )
+from gfopt.rundir import pid_alive
 
 log = logging.getLogger("gfopt.llm_evo")
 
@@ -40,16 +41,6 @@ def progress_enabled(progress: bool) -> bool:
     return progress and sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("1", "true")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale_temps(out: Path) -> list[Path]:
     """Delete `.tmp-<name>-<pid>` / `.old-<name>-<pid>` dirs that builds of `out` left when they were stopped
     (their pid is gone); a live build's temp dir is kept."""
@@ -57,7 +48,7 @@ def remove_stale_temps(out: Path) -> list[Path]:
     for prefix in (".tmp-", ".old-"):
         for d in out.parent.glob(f"{prefix}{out.name}-*"):
             pid = d.name.rsplit("-", 1)[-1]
-            if pid.isdigit() and (int(pid) == os.getpid() or not _pid_alive(int(pid))):
+            if pid.isdigit() and (int(pid) == os.getpid() or not pid_alive(int(pid))):
                 shutil.rmtree(d, ignore_errors=True)
                 removed.append(d)
     return removed
