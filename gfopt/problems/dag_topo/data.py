@@ -12,6 +12,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from scipy.special import expit
@@ -132,10 +133,11 @@ def load(path: str | Path, header: bool = True) -> Dataset:
     try:
         if suffix == ".csv":
             return _load_csv(p, header)
-        if suffix == ".npy":
-            X = _numeric(np.load(p, allow_pickle=False), p)
-            return Dataset(X=X, names=[f"x{i}" for i in range(X.shape[1])], source=str(p))
-        return _load_npz(p)
+        with p.open("rb") as f:  # our handle: numpy leaks its own when a damaged archive fails to open
+            if suffix == ".npy":
+                X = _numeric(np.load(f, allow_pickle=False), p)
+                return Dataset(X=X, names=[f"x{i}" for i in range(X.shape[1])], source=str(p))
+            return _load_npz(f, p)
     except InputError:
         raise
     except (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile, zlib.error) as e:
@@ -143,8 +145,8 @@ def load(path: str | Path, header: bool = True) -> Dataset:
         raise InputError(f"{KEY}: cannot read {p} as {suffix} ({detail}); is it a valid {suffix} file?") from None
 
 
-def _load_npz(p: Path) -> Dataset:
-    with np.load(p, allow_pickle=False) as z:
+def _load_npz(f: BinaryIO, p: Path) -> Dataset:
+    with np.load(f, allow_pickle=False) as z:
         if "X" not in z:
             raise InputError(f"{KEY}: {p} has no array 'X' (keys: {', '.join(z.files)})")
         X = _numeric(z["X"], p)
