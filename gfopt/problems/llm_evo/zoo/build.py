@@ -57,14 +57,20 @@ def remove_stale_temps(out: Path) -> list[Path]:
 class _Phases:
     """Progress of a build: the tqdm bar on a terminal, else one log line per phase (base, adapter, experts)."""
 
-    def __init__(self, bar: Any, show_bar: bool, name: str) -> None:
-        self.bar, self.show_bar, self.name = bar, show_bar, name
+    def __init__(self, bar: Any, show_bar: bool, name: str, total: int) -> None:
+        self.bar, self.show_bar, self.name, self.total = bar, show_bar, name, total
+        self.done = 0
         self.t0 = time.perf_counter()
+
+    def tick(self, n: int = 1) -> None:
+        """One training step done."""
+        self.done += n
+        self.bar.update(n)
 
     def phase(self, label: str) -> None:
         self.bar.set_postfix_str(label)
         if not self.show_bar:
-            log.info("zoo %s: %s (step %d/%d, %.0f s so far)", self.name, label, self.bar.n, self.bar.total,
+            log.info("zoo %s: %s (step %d/%d, %.0f s so far)", self.name, label, self.done, self.total,
                      time.perf_counter() - self.t0)
 
 
@@ -145,8 +151,8 @@ def build_zoo(preset: ZooPreset, seed: int, out: Path, progress: bool = True) ->
 
     show_bar = progress_enabled(progress)
     bar = tqdm(total=total, desc=f"zoo {preset.name}-s{seed}", unit="step", disable=not show_bar)
-    tick = bar.update
-    phases = _Phases(bar, show_bar, f"{preset.name}-s{seed}")
+    phases = _Phases(bar, show_bar, f"{preset.name}-s{seed}", total)
+    tick = phases.tick
 
     # 1. base model: a small Llama pre-trained on the mixture (copy, reverse, four unrelated ciphers)
     torch.manual_seed(seed)
