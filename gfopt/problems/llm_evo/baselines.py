@@ -4,6 +4,7 @@ NGOpt over one coefficient per expert, L1-regularised) and Model Swarms (the par
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -57,12 +58,14 @@ def lorahub(p: LlmEvoProblem, budget: int, rng: np.random.Generator) -> np.ndarr
     param = ng.p.Array(shape=(k,), lower=-p.lorahub_bound, upper=p.lorahub_bound)
     param.random_state = np.random.RandomState(int(rng.integers(2**31 - 1)))
     opt = ng.optimizers.NGOpt(parametrization=param, budget=max(budget - 1, 1))
-    for _ in range(max(budget - 1, 1)):
-        cand = opt.ask()
-        w = np.asarray(cand.value, dtype=np.float32)
-        f = p.evaluate([merge(p.experts, w, "linear")])[0]
-        opt.tell(cand, -f + p.lorahub_l1 * float(np.mean(np.abs(w))))
-    w = np.asarray(opt.provide_recommendation().value, dtype=np.float32)
+    with warnings.catch_warnings():  # NGOpt's inner COBYLA complains about the small budgets it is given
+        warnings.filterwarnings("ignore", message="COBYLA: Invalid", category=UserWarning)
+        for _ in range(max(budget - 1, 1)):
+            cand = opt.ask()
+            w = np.asarray(cand.value, dtype=np.float32)
+            f = p.evaluate([merge(p.experts, w, "linear")])[0]
+            opt.tell(cand, -f + p.lorahub_l1 * float(np.mean(np.abs(w))))
+        w = np.asarray(opt.provide_recommendation().value, dtype=np.float32)
     return merge(p.experts, w, "linear")
 
 

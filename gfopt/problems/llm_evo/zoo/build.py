@@ -123,6 +123,7 @@ def build_zoo(preset: ZooPreset, seed: int, out: Path, progress: bool = True) ->
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, LlamaConfig
 
+    from gfopt.problems.llm_evo.models import quiet_loading
     from gfopt.problems.llm_evo.zoo.tokenizer import build_tokenizer
     from gfopt.problems.llm_evo.zoo.training import (
         LORA_TARGETS,
@@ -178,7 +179,8 @@ def build_zoo(preset: ZooPreset, seed: int, out: Path, progress: bool = True) ->
     torch.manual_seed(seed + 1)
     lora = LoraConfig(r=preset.lora_rank, lora_alpha=preset.lora_alpha, target_modules=LORA_TARGETS,
                       lora_dropout=0.0, bias="none", task_type="CAUSAL_LM")
-    peft_model = get_peft_model(model, lora)
+    with quiet_loading():
+        peft_model = get_peft_model(model, lora)
     phases.phase("training the shared adapter")
     train_lora(peft_model, sampler(tasks["copy"]["records"]["train"], preset.expert_batch, 0),
                preset.shared_steps, preset.shared_lr, tick)
