@@ -44,10 +44,12 @@ class ProgressBar(Callback):
 
     def _position(self, engine: Engine) -> float:
         if self.unit == "eval":
-            return engine.evaluations
-        if self.unit == "s":
-            return round(engine.elapsed_s, 1)
-        return engine.steps
+            pos = engine.evaluations
+        elif self.unit == "s":
+            pos = round(engine.elapsed_s, 1)
+        else:
+            pos = engine.steps
+        return pos if self.total is None else min(pos, self.total)  # a last step may overshoot: keep the total
 
     def on_start(self, engine: Engine) -> None:
         if self.enabled:
