@@ -53,3 +53,12 @@ def test_a_killed_build_leaves_a_temp_dir_that_the_next_build_removes_and_logs_i
                   "writing the manifest", f"removed {zoo / f'.tmp-tiny-s0-{proc.pid}'}"):
         assert phase in log, log
     assert "\r" not in log
+
+
+def test_zoo_info_on_a_missing_zoo_names_the_command_that_builds_that_preset(tmp_path, monkeypatch, capsys):
+    from gfopt.problems.llm_evo.zoo import cli
+
+    monkeypatch.setenv("GFOPT_HOME", str(tmp_path))
+    assert cli(["info", "--preset", "tiny", "--seed", "3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("build it with `python -m gfopt zoo build --preset tiny --seed 3`") and "\n" not in err
