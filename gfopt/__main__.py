@@ -50,14 +50,14 @@ def main() -> None:
         sys.exit(2)
     flags = [a for a in args if a.startswith("-")]
     multirun = bool(flags) and all(a in ("-m", "--multirun") for a in flags)
-    if args and (not flags or multirun):  # check the config first: one line instead of Hydra's report
+    if not flags or multirun:  # check the config and the run dir first: one line instead of Hydra's report
         from gfopt.precheck import precheck
         from gfopt.rundir import check_writable
 
         overrides = [a for a in args if not a.startswith("-")]
-        error = precheck(conf_dir(), overrides, multirun=multirun)
-        run_dir = next((a.split("=", 1)[1] for a in overrides if a.startswith("hydra.run.dir=")), None)
-        if error is None and run_dir and not multirun:
+        error = precheck(conf_dir(), overrides, multirun=multirun) if overrides else None
+        run_dir = next((a.split("=", 1)[1] for a in overrides if a.startswith("hydra.run.dir=")), "outputs")
+        if error is None and not multirun:
             error = check_writable(run_dir)
         if error:
             print(f"gfopt: error: {error}", file=sys.stderr)

@@ -95,13 +95,16 @@ def _first_value(o: Override) -> str:
 
 def _unread_key(cfg: DictConfig, key: str) -> str | None:
     """`+key=...` may only add a name where the config takes free names (a dict such as problem.tasks); a key
-    added to a schema (`+foo=1`, `+engine.sigmaa=1`) is read by nobody."""
-    parent, _, name = key.rpartition(".")
-    node = OmegaConf.select(cfg, parent) if parent else cfg
-    if not isinstance(node, DictConfig):
-        return None
-    kind = OmegaConf.get_type(node)
-    if kind is not None and dataclasses.is_dataclass(kind) and name not in {f.name for f in dataclasses.fields(kind)}:
-        return (f"{key}: unknown key (no part of gfopt reads it); check the spelling, or see "
-                "`python -m gfopt --cfg job` for the keys")
+    added to a schema anywhere on its path (`+foo=1`, `+engine.sigmaa=1`, `+problem.foo.bar=1`) is read by nobody."""
+    node: object = cfg
+    parts = key.split(".")
+    for depth, name in enumerate(parts):
+        if not isinstance(node, DictConfig):
+            return None
+        kind = OmegaConf.get_type(node)
+        schema = kind is not None and dataclasses.is_dataclass(kind)
+        if schema and name not in {f.name for f in dataclasses.fields(kind)}:
+            return (f"{'.'.join(parts[:depth + 1])}: unknown key (no part of gfopt reads it); check the spelling, "
+                    "or see `python -m gfopt --cfg job` for the keys")
+        node = node.get(name)
     return None

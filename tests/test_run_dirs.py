@@ -119,6 +119,7 @@ def test_every_output_file_follows_the_process_umask(tmp_path, umask):
     [
         (["+foo=1"], "foo: unknown key (no part of gfopt reads it)"),
         (["+engine.sigmaa=1"], "engine.sigmaa: unknown key"),
+        (["+problem.foo.bar=1"], "problem.foo: unknown key"),
         (["-m", "problem.dat.d=10,20"], "problem.dat: unknown key"),
         (["-m", "hydra/sweeper=gfopt_optuna", "engine=ga", "engine.crossover_rat=interval(0.1,1)"],
          "engine.crossover_rat: unknown key"),
