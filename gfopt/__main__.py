@@ -30,7 +30,7 @@ def hydra_main(cfg: DictConfig) -> float:
         print(f"gfopt: {e.line()}", file=sys.stderr)
         sys.exit(130)
     except KeyboardInterrupt:  # outside the search loop (building the problem, writing the results)
-        print("gfopt: interrupted; run the same command to resume from the last checkpoint", file=sys.stderr)
+        print("gfopt: interrupted outside the search; run the same command to start or resume", file=sys.stderr)
         sys.exit(130)
 
 
