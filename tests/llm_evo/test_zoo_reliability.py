@@ -55,6 +55,23 @@ def test_a_killed_build_leaves_a_temp_dir_that_the_next_build_removes_and_logs_i
     assert "\r" not in log
 
 
+@pytest.mark.slow
+def test_ctrl_c_on_a_build_is_one_line_and_keeps_nothing(tmp_path):
+    env = {**os.environ, "GFOPT_HOME": str(tmp_path), "CI": "true", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "gfopt", "zoo", "build", "--preset", "tiny", "--threads", "1"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    zoo = tmp_path / "zoo"
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(zoo.glob(".tmp-tiny-s0-*/base/config.json")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == ("gfopt: zoo build interrupted; nothing was kept, run it again to build "
+                                           "the zoo"), err
+    assert "Traceback" not in err and list(zoo.iterdir()) == []
+
+
 def test_zoo_info_on_a_missing_zoo_names_the_command_that_builds_that_preset(tmp_path, monkeypatch, capsys):
     from gfopt.problems.llm_evo.zoo import cli
 

@@ -45,6 +45,12 @@ def run_cli(argv: list[str]) -> int:
     except (ConfigError, InputError) as e:
         print(f"gfopt: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        from gfopt.problems.llm_evo.zoo.build import remove_stale_temps
+
+        remove_stale_temps(zoo_dir(args.preset, args.seed))  # this process's partial build
+        print(f"gfopt: zoo {args.action} interrupted; nothing was kept, run it again to build the zoo", file=sys.stderr)
+        return 130
 
 
 def summary(manifest: dict, path: str) -> str:
