@@ -9,8 +9,15 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from gfopt.config import conf_dir, register_configs
+from gfopt.config import register_configs
 from gfopt.errors import ConfigError, InputError, RunInterrupted
+from gfopt.pairing import conf_dir as _conf_dir
+
+
+def conf_dir() -> str:
+    """The config tree as a string (what Hydra's decorator wants)."""
+    return str(_conf_dir())
+
 
 register_configs()
 
@@ -20,9 +27,9 @@ def hydra_main(cfg: DictConfig) -> float:
     """Hydra task: returns the run's objective so sweepers can optimize it."""
     from gfopt.app import execute
 
-    hydra_cfg = HydraConfig.get()
+    hc = HydraConfig.get()
     try:
-        return execute(cfg, Path(hydra_cfg.runtime.output_dir), hydra_cfg)
+        return execute(cfg, Path(hc.runtime.output_dir), engine_name=hc.runtime.choices.get("engine"), hydra_cfg=hc)
     except (ConfigError, InputError) as e:
         print(f"gfopt: error: {e}", file=sys.stderr)
         sys.exit(2)
@@ -41,6 +48,12 @@ def main() -> None:
 
         sys.exit(cli(sys.argv[2:]))
     args = sys.argv[1:]
+    from gfopt.config import moved_key_error
+
+    moved = moved_key_error(args)
+    if moved:
+        print(f"gfopt: error: {moved}", file=sys.stderr)
+        sys.exit(2)
     try:
         from gfopt.sweep.grammar import check_command_line
 

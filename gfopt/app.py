@@ -15,9 +15,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from gfopt.core.callbacks import Checkpoint, History, ProgressBar
 from gfopt.core.checkpoint import atomic_write_json, atomic_write_text
-from gfopt.core.config import ConfigError
-from gfopt.core.engine import Budget, run
-from gfopt.errors import InputError, RunInterrupted
+from gfopt.core.engine import Budget, RunResult, run
+from gfopt.core.evaluator import Evaluator, make_evaluator
+from gfopt.errors import ConfigError, InputError, RunInterrupted
+from gfopt.pairing import check_pairing
 from gfopt.rundir import RunDir
 
 log = logging.getLogger("gfopt")
@@ -31,7 +32,7 @@ def config_hash(cfg: DictConfig) -> str:
     """Hash of everything that changes the search (the whole resolved config minus `hydra`)."""
     d = OmegaConf.to_container(cfg, resolve=True)
     d.pop("hydra", None)
-    for k in ("resume", "progress", "checkpoint_every", "checkpoint_min_interval_s"):
+    for k in ("resume", "progress", "checkpoint_every", "checkpoint_min_interval_s", "parallel"):
         d.pop(k, None)
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -51,66 +52,72 @@ def validate(cfg: DictConfig) -> None:
         raise
 
 
-def execute(cfg: DictConfig, outdir: Path, hydra_cfg: DictConfig | None = None) -> float:
+def execute(cfg: DictConfig, outdir: Path, engine_name: str | None = None,
+            hydra_cfg: DictConfig | None = None) -> float:
     """Run one configured search into `outdir`; return the objective (best fitness) as a float.
 
-    Every check (config values, the run dir's lock, the checkpoint, the data) comes before the run dir changes;
-    `hydra_cfg` (Hydra's own node) is written to `.hydra/` once the run is accepted.
+    The engine is built first (cheap) and checked against the problem's space and the budget from the config,
+    so a misfit is one line before the problem (data, zoo, model) is built. Every check (config, pairing, the run
+    dir's lock, the checkpoint, the data) comes before the run dir changes; `hydra_cfg` (Hydra's own node) is
+    written to `.hydra/` once the run is accepted, and a run dir this run made is removed again if it is refused.
     """
     with RunDir(Path(outdir)) as rundir:
         validate(cfg)
+        engine = _build(cfg.engine, "engine")
+        engine_name = engine_name or cfg.engine._target_.rsplit(".", 1)[-1]
+        budget = Budget(**OmegaConf.to_container(cfg.budget))
+        check_pairing(engine, engine_name, cfg.problem, budget)
         rundir.lock()
-        return _execute(cfg, rundir, hydra_cfg)
+        par = OmegaConf.to_container(cfg.parallel)
+        evaluator = make_evaluator(par.pop("kind"), OmegaConf.to_container(cfg.problem, resolve=True), **par)
+        try:
+            return _execute(cfg, rundir, engine, engine_name, budget, evaluator, hydra_cfg)
+        finally:
+            evaluator.close()
 
 
-def _execute(cfg: DictConfig, rundir: RunDir, hydra_cfg: DictConfig | None) -> float:
+def _execute(cfg: DictConfig, rundir: RunDir, engine: Any, engine_name: str, budget: Budget,
+             evaluator: Evaluator, hydra_cfg: DictConfig | None) -> float:
+    """Build the problem, run it and its comparisons, write the outputs."""
     outdir = rundir.path
     digest = config_hash(cfg)
-    ckpt = Checkpoint(outdir / CHECKPOINT_FILE, every=cfg.checkpoint_every,
-                      min_interval_s=cfg.checkpoint_min_interval_s)
-    state = _resume_state(ckpt, digest) if cfg.resume else None
+    state = None
+    if cfg.resume:  # another config's checkpoint, or one that cannot be read: one line, nothing changed
+        _check_marker(outdir, digest)
+        state = _checkpoint(outdir, cfg).load()
     problem = _build(cfg.problem, "problem")
-    engine = _build(cfg.engine, "engine")
     rng = np.random.default_rng(cfg.seed)
     rundir.accept(cfg, hydra_cfg)
-    if state is not None:
-        log.info("resuming from %s at step %d", ckpt.path, state["steps"])
+
     atomic_write_text(outdir / ".config_hash", digest)
-    budget = Budget(**OmegaConf.to_container(cfg.budget))
-    bar = ProgressBar(total=_total_steps(budget, engine), desc=str(cfg.problem.get("name", "gfopt")),
-                      enabled=cfg.progress, budget=budget)
-    callbacks = [bar, History(outdir / HISTORY_FILE), ckpt]
-    try:
-        result = run(problem, engine, rng, budget, callbacks, state=state)
-    except KeyboardInterrupt:  # Ctrl-C: the callbacks keep the last finished step; the caller prints one line
-        saved = [cb.on_interrupt(engine) for cb in callbacks]
-        raise RunInterrupted(engine.steps, any(saved)) from None
+    result = _run_in(outdir, problem, engine, rng, budget, cfg, str(cfg.problem.get("name", "gfopt")), evaluator,
+                     state=state)
+    compared = {}
+    for i, c in enumerate(problem.comparisons(result)):  # baselines: runs of their own, resumable one by one
+        crng = np.random.default_rng([int(cfg.seed), 1000 + i])
+        compared[c.name] = _run_in(outdir / "baselines" / c.name, c.problem, c.engine, crng, c.budget, cfg,
+                                   f"baseline {c.name}", evaluator)
 
     problem.save(result.best, outdir / "best")
-    extra = problem.finalize(result, outdir)
+    extra = problem.finalize(result, outdir, compared)
     summary: dict[str, Any] = {
         "objective": float(result.best_fitness),
         "sense": problem.sense,
         "problem": cfg.problem.get("name"),
-        "engine": cfg.engine._target_.rsplit(".", 1)[-1],
+        "engine": engine_name,
         "seed": int(cfg.seed),
         "steps": result.steps,
         "evaluations": result.evaluations,
         "stopped_by": result.stopped_by,
         "config_hash": digest,
     }
+    summary.update(engine.report())
     summary.update(extra)
     summary["wall_time_s"] = round(result.wall_time_s, 3)
     atomic_write_json(outdir / RESULT_FILE, summary)
     log.info("objective %.6g after %d steps, %d evaluations -> %s", result.best_fitness, result.steps,
              result.evaluations, outdir)
     return float(result.best_fitness)
-
-
-def _total_steps(budget: Budget, engine: Any) -> int | None:
-    """The most steps the run can take (budget or the engine's own cap), for the progress bar; None if unknown."""
-    caps = [c for c in (budget.steps, engine.max_steps()) if c is not None]
-    return min(caps) if caps else None
 
 
 def _build(node: DictConfig, key: str) -> Any:
@@ -125,14 +132,41 @@ def _build(node: DictConfig, key: str) -> Any:
         raise ConfigError(f"{key}: cannot build {node.get('_target_')}: {detail}") from None
 
 
-def _resume_state(ckpt: Checkpoint, digest: str) -> dict[str, Any] | None:
-    state = ckpt.load()
-    if state is None:
-        return None
-    marker = ckpt.path.parent / ".config_hash"
-    if marker.exists() and marker.read_text().strip() != digest:
+def _checkpoint(outdir: Path, cfg: DictConfig) -> Checkpoint:
+    return Checkpoint(outdir / CHECKPOINT_FILE, every=cfg.checkpoint_every,
+                      min_interval_s=cfg.checkpoint_min_interval_s)
+
+
+def _run_in(outdir: Path, problem: Any, engine: Any, rng: np.random.Generator, budget: Budget, cfg: DictConfig,
+            desc: str, evaluator: Evaluator, state: dict[str, Any] | None = None) -> RunResult:
+    """One run with its own progress bar, history and checkpoint in `outdir` (resumed from it when allowed, or
+    from `state` already read). Ctrl-C: the last finished step is saved and `RunInterrupted` says so."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    ckpt = _checkpoint(outdir, cfg)
+    if state is None and cfg.resume:
+        state = ckpt.load()
+    if state is not None:
+        log.info("resuming from %s at step %d", ckpt.path, state["steps"])
+    bar = ProgressBar(total=_total_steps(budget, engine), desc=desc, enabled=cfg.progress, budget=budget)
+    callbacks = [bar, History(outdir / HISTORY_FILE), ckpt]
+    try:
+        return run(problem, engine, rng, budget, callbacks, state=state, evaluator=evaluator)
+    except KeyboardInterrupt:  # the callbacks keep the last finished step; the command prints one line
+        saved = [cb.on_interrupt(engine) for cb in callbacks]
+        raise RunInterrupted(engine.steps, any(saved), None if desc == cfg.problem.get("name") else desc) from None
+
+
+def _total_steps(budget: Budget, engine: Any) -> int | None:
+    """The most steps the run can take (budget or the engine's own cap), for the progress bar; None if unknown."""
+    caps = [c for c in (budget.steps, engine.max_steps()) if c is not None]
+    return min(caps) if caps else None
+
+
+def _check_marker(outdir: Path, digest: str) -> None:
+    """Refuse to resume a run dir whose checkpoint another configuration wrote."""
+    marker = outdir / ".config_hash"
+    if (outdir / CHECKPOINT_FILE).exists() and marker.exists() and marker.read_text().strip() != digest:
         raise ConfigError(
-            f"resume: {ckpt.path} was written by a different configuration; "
+            f"resume: {outdir / CHECKPOINT_FILE} was written by a different configuration; "
             "use a new hydra.run.dir or pass resume=false to start over"
         )
-    return state

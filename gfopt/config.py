@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import importlib
 import os
-from pathlib import Path
+import pkgutil
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
 from gfopt.core.config import GfoptConfig, LocalSearchEngineConfig, PopulationEngineConfig
+from gfopt.core.schema import schema_of
 
-# Problem packages whose `config` module defines `register(cs)`; torch-free by contract.
-PROBLEM_CONFIG_MODULES = (
-    "gfopt.problems.tsp",
-    "gfopt.problems.dag_topo.config",
-    "gfopt.problems.llm_evo.config",
-)
+
+def problem_config_modules() -> list[str]:
+    """Each problem's config module (torch-free by contract): `gfopt/problems/<name>.py` itself, or
+    `gfopt/problems/<name>/config.py` for a package. Each defines `register(cs)`; nothing else lists problems."""
+    import gfopt.problems as pkg
+
+    return [f"gfopt.problems.{m.name}.config" if m.ispkg else f"gfopt.problems.{m.name}"
+            for m in pkgutil.iter_modules(pkg.__path__)]
+
 
 _registered = False
 
@@ -28,20 +32,32 @@ _registered = False
 USER_GROUPS = {"problem": "", "engine": "", "budget": "", "hparams_search": "   (with -m)"}
 
 
-def conf_dir() -> str:
-    """The config tree: shipped inside the wheel as gfopt/conf, or the top-level conf/ of a checkout."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "conf"
-    return str(packaged if packaged.is_dir() else here.parent / "conf")
-
-
 def group_lines() -> str:
     """`group: option, option` for each user group in conf/, for `--help` (`${gfopt_groups:}`)."""
+    from gfopt.pairing import conf_dir
+
     lines = []
     for group, note in USER_GROUPS.items():
-        options = sorted(p.stem for p in (Path(conf_dir()) / group).glob("*.yaml"))
+        options = sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
         lines.append(f"  {group}: {', '.join(options)}{note}")
     return "\n".join(lines)
+
+
+MOVED_KEYS = {
+    **{f"problem.search.{k}": f"engine.neighbourhood.{k}"
+       for k in ("sizes", "size_small", "size_large", "no_large_search", "h", "grad_filter")},
+    "problem.search.restarts": "engine.restarts",
+}
+"""Keys that moved (old -> new): operator settings belong to the engine, only the start stays with the problem."""
+
+
+def moved_key_error(overrides: list[str]) -> str | None:
+    """One line naming the new key for the first override that uses an old one, or None."""
+    for o in overrides:
+        key = o.lstrip("+~").split("=", 1)[0]
+        if key in MOVED_KEYS:
+            return f"{key}: moved to {MOVED_KEYS[key]} (operator settings belong to the engine)"
+    return None
 
 
 def register_configs() -> None:
@@ -56,12 +72,11 @@ def register_configs() -> None:
     cs.store(group="schema", name="gfopt", node=GfoptConfig)
     cs.store(group="schema/engine", name="population", node=PopulationEngineConfig)
     cs.store(group="schema/engine", name="local_search", node=LocalSearchEngineConfig)
-    for mod in PROBLEM_CONFIG_MODULES:
-        try:
-            module = importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name is not None and mod.startswith(e.name):
-                continue  # problem package not present
-            raise
-        module.register(cs)
+    from gfopt.core.ask_tell import CmaEsEngine
+    from gfopt.core.memetic import MemeticEngine
+
+    cs.store(group="schema/engine", name="memetic", node=schema_of(MemeticEngine))
+    cs.store(group="schema/engine", name="cmaes", node=schema_of(CmaEsEngine))
+    for mod in problem_config_modules():
+        importlib.import_module(mod).register(cs)
     _registered = True

@@ -1,6 +1,8 @@
-"""Errors that the app reports as one line (no traceback): bad configuration or bad input data."""
+"""The errors the app reports as one line (no traceback): bad configuration or bad input data. Their one home."""
 
-from gfopt.core.config import ConfigError
+
+class ConfigError(ValueError):
+    """A bad configuration value: the message names the key and the fix, on one line."""
 
 
 class InputError(ValueError):
@@ -8,18 +10,20 @@ class InputError(ValueError):
 
 
 class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C ended a run after `steps` finished steps; `saved`: a checkpoint of them is on disk."""
+    """Ctrl-C ended a run after `steps` finished steps; `saved`: a checkpoint of them is on disk; `run`: which
+    run of the command (a baseline's name), None for the main one."""
 
-    def __init__(self, steps: int, saved: bool) -> None:
+    def __init__(self, steps: int, saved: bool, run: str | None = None) -> None:
         super().__init__(f"interrupted at step {steps}")
         self.steps = steps
         self.saved = saved
+        self.run = run
 
     def line(self) -> str:
         """The one line the command prints."""
+        where = f"step {self.steps}" + (f" of {self.run}" if self.run else "")
         if self.saved:
-            return f"interrupted at step {self.steps}; checkpoint saved; run the same command to resume"
-        return f"interrupted at step {self.steps}; no step finished, nothing to resume"
-
-
-__all__ = ["ConfigError", "InputError", "RunInterrupted"]
+            return f"interrupted at {where}; checkpoint saved; run the same command to resume"
+        if self.run:
+            return f"interrupted at {where}; the runs before it are saved; run the same command to resume"
+        return f"interrupted at {where}; no step finished, nothing to resume"

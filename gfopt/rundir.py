@@ -15,7 +15,7 @@ from types import TracebackType
 from omegaconf import DictConfig, OmegaConf
 
 from gfopt.core.checkpoint import atomic_write_text
-from gfopt.core.config import ConfigError
+from gfopt.errors import ConfigError
 
 LOCK_FILE = ".lock"
 

@@ -134,7 +134,8 @@ def test_command_line_mistakes_are_one_line(tmp_path, args, expected):
 
 
 def test_a_plus_key_where_the_config_takes_free_names_is_still_accepted(tmp_path):
-    from gfopt.config import conf_dir, register_configs
+    from gfopt.__main__ import conf_dir
+    from gfopt.config import register_configs
     from gfopt.precheck import precheck
 
     register_configs()
@@ -145,7 +146,8 @@ def test_a_plus_key_where_the_config_takes_free_names_is_still_accepted(tmp_path
 def test_the_hparams_search_preset_writes_into_the_dir_it_names():
     from hydra import compose, initialize_config_dir
 
-    from gfopt.config import conf_dir, register_configs
+    from gfopt.__main__ import conf_dir
+    from gfopt.config import register_configs
 
     register_configs()
     with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):

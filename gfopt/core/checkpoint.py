@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from gfopt.core.config import ConfigError
+from gfopt.errors import ConfigError
 
 _META = "__meta__"
 log = logging.getLogger("gfopt")
