@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
@@ -11,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gfopt.core.checkpoint import encode_state, load_latest_state, write_state_bytes
+from gfopt.core.checkpoint import copy_state, encode_state, load_latest_state, write_state_bytes
 from gfopt.core.engine import Budget, Callback, Engine, RunResult
 
 
@@ -110,8 +109,8 @@ class Checkpoint(Callback):
     """Save `engine.state_dict()` to `path` atomically: every `every` steps, but not more often than every
     `min_interval_s` seconds (an fsync per millisecond-step would dominate fast runs), and at the end.
 
-    A finished step that is not written yet is kept in memory (a deep copy, so later steps cannot change it): on
-    Ctrl-C, `on_interrupt` writes the last finished step even when the interrupt lands inside the next one.
+    A finished step that is not written yet is kept in memory (a copy of its arrays, so later steps cannot change
+    it): on Ctrl-C, `on_interrupt` writes the last finished step even when the interrupt lands inside the next one.
     """
 
     def __init__(self, path: Path, every: int = 1, min_interval_s: float = 0.0) -> None:
@@ -136,7 +135,7 @@ class Checkpoint(Callback):
             self._write(engine.state_dict(), engine.steps)
             self._last = now
         else:  # a small cost next to a step (experiments/checkpoint_overhead.py)
-            self._unsaved = copy.deepcopy(engine.state_dict())
+            self._unsaved = copy_state(engine.state_dict())
 
     def on_end(self, engine: Engine, result: RunResult) -> None:
         self._write(engine.state_dict(), engine.steps)
