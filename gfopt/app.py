@@ -13,7 +13,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from gfopt.core.callbacks import Checkpoint, History, ProgressBar
+from gfopt.core.callbacks import Checkpoint, History, ProgressBar, StopOnInterrupt
 from gfopt.core.checkpoint import atomic_write_json, atomic_write_text
 from gfopt.core.engine import Budget, RunResult, run
 from gfopt.core.evaluator import Evaluator, make_evaluator
@@ -148,12 +148,15 @@ def _run_in(outdir: Path, problem: Any, engine: Any, rng: np.random.Generator, b
     if state is not None:
         log.info("resuming from %s at step %d", ckpt.path, state["steps"])
     bar = ProgressBar(total=_total_steps(budget, engine), desc=desc, enabled=cfg.progress, budget=budget)
-    callbacks = [bar, History(outdir / HISTORY_FILE), ckpt]
+    stop = StopOnInterrupt()
+    callbacks = [bar, History(outdir / HISTORY_FILE), ckpt, stop]  # stop last: the others see the final step
     try:
-        return run(problem, engine, rng, budget, callbacks, state=state, evaluator=evaluator)
+        with stop.active():
+            return run(problem, engine, rng, budget, callbacks, state=state, evaluator=evaluator)
     except KeyboardInterrupt:  # the callbacks keep the last finished step; the command prints one line
-        saved = [cb.on_interrupt(engine) for cb in callbacks]
-        raise RunInterrupted(engine.steps, any(saved), None if desc == cfg.problem.get("name") else desc) from None
+        for cb in callbacks:
+            cb.on_interrupt(engine)
+        raise RunInterrupted(engine.steps, ckpt.saved_step, None if desc == cfg.problem.get("name") else desc) from None
 
 
 def _total_steps(budget: Budget, engine: Any) -> int | None:

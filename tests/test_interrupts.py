@@ -129,3 +129,31 @@ def test_unreadable_checkpoints_are_one_line_and_resume_false_starts_over(tmp_pa
     p = gfopt(*args, "budget.steps=2", "resume=false", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert result(run_dir) == before and load_state(run_dir / "checkpoint.npz")["steps"] == 2
+
+
+@pytest.mark.slow
+def test_a_second_ctrl_c_inside_a_long_step_still_saves_the_last_finished_step(tmp_path):
+    # 0.6 s per step (one evaluated batch): steps of 0.5 s or more keep an in-memory copy of the last finished one
+    args = ["problem=tsp", "problem.cities=12", "problem.delay_s=0.6", "engine=ga", "budget.steps=12", "seed=4"]
+    ref = tmp_path / "ref"
+    assert gfopt(*args, f"hydra.run.dir={ref}", cwd=tmp_path).returncode == 0
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "gfopt", *args, f"hydra.run.dir={run_dir}"], cwd=tmp_path,
+                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    history = run_dir / "history.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (history.exists() and history.read_text().count("\n") >= 3):
+        time.sleep(0.01)
+    time.sleep(0.2)  # inside the next step
+    proc.send_signal(signal.SIGINT)  # asks for a stop at the step's end ...
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # ... and this one stops now, inside the step
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    line = err.strip().splitlines()[-1]
+    step = int(line.split("at step ")[1].split(";")[0])
+    assert line.endswith("; checkpoint saved; run the same command to resume"), err
+    assert load_state(run_dir / "checkpoint.npz")["steps"] == step == history_steps(run_dir)[-1]
+    assert gfopt(*args, f"hydra.run.dir={run_dir}", cwd=tmp_path).returncode == 0
+    assert result(run_dir) == result(ref)
