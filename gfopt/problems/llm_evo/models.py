@@ -10,6 +10,9 @@ refused in one line.
 from __future__ import annotations
 
 import json
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -99,15 +102,33 @@ def check_inputs(base: str | Path, adapters: list[str | Path]) -> dict[str, Any]
     return first
 
 
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Silence what loading gfopt's own small models makes libraries print: transformers' per-load progress bars
+    and PEFT's use of the deprecated `is_gradient_checkpointing` (a FutureWarning no user can act on)."""
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            yield
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 def load_model(base: str | Path, first_adapter: str | Path, device: torch.device, dtype: torch.dtype) -> tuple:
     """(tokenizer, live PeftModel) loaded from disk exactly as a user's model would be; eval mode."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(str(base))
-    model = AutoModelForCausalLM.from_pretrained(str(base), dtype=dtype)
-    model.to(device)
-    peft_model = PeftModel.from_pretrained(model, str(first_adapter), adapter_name=ADAPTER_NAME)
+    with quiet_loading():
+        tok = AutoTokenizer.from_pretrained(str(base))
+        model = AutoModelForCausalLM.from_pretrained(str(base), dtype=dtype)
+        model.to(device)
+        peft_model = PeftModel.from_pretrained(model, str(first_adapter), adapter_name=ADAPTER_NAME)
     peft_model.eval()
     return tok, peft_model
 

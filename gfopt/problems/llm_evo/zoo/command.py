@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from gfopt.errors import ConfigError, InputError
@@ -24,6 +25,8 @@ def run_cli(argv: list[str]) -> int:
     parser.add_argument("--mix-seed", type=int, default=1, help="mixtures: seed of the expert sets and shares")
     parser.add_argument("--out", default=None, help="mixtures: output dir (default <zoo>/mixtures/s<mix>-k<size>)")
     args = parser.parse_args(argv)
+    # phase lines of a build (the bar shows them on a terminal; logs and CI get these lines)
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
     try:
         if args.action == "path":
             print(zoo_dir(args.preset, args.seed))
@@ -50,11 +53,22 @@ def run_cli(argv: list[str]) -> int:
             path = ensure_zoo(args.preset, args.seed, progress=not args.no_progress)
         else:
             path = zoo_dir(args.preset, args.seed)
+            if not (path / "manifest.json").exists():
+                build = "python -m gfopt zoo build"
+                build += f" --preset {args.preset}" if args.preset != "default" else ""
+                build += f" --seed {args.seed}" if args.seed else ""
+                raise InputError(f"zoo {args.preset}-s{args.seed} is not built ({path}); build it with `{build}`")
         print(summary(load_manifest(path), str(path)))
         return 0
     except (ConfigError, InputError) as e:
         print(f"gfopt: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        from gfopt.problems.llm_evo.zoo.build import remove_stale_temps
+
+        remove_stale_temps(zoo_dir(args.preset, args.seed))  # this process's partial build
+        print(f"gfopt: zoo {args.action} interrupted; nothing was kept, run it again to build the zoo", file=sys.stderr)
+        return 130
 
 
 def summary(manifest: dict, path: str) -> str:
