@@ -24,7 +24,7 @@ from gfopt.problems.dag_topo.config import (
     DagSearchConfig,
 )
 from gfopt.problems.dag_topo.cpdag import cpdag_shd, dag_to_cpdag
-from gfopt.problems.dag_topo.data import Dataset, load, simulate, topological_order, validate
+from gfopt.problems.dag_topo.data import MAX_ABS, Dataset, load, simulate, topological_order, validate
 from gfopt.problems.dag_topo.knowledge import Knowledge, parse_knowledge
 from gfopt.problems.dag_topo.metrics import count_accuracy
 from gfopt.problems.dag_topo.neighbourhood import TopoSwapNeighbourhood
@@ -86,10 +86,10 @@ class DagTopoProblem(Problem):
         dc, sc = self.data_cfg, self.score_cfg
         if dataset is None:
             if dc.path is not None:
-                dataset = load(dc.path)
+                dataset = load(dc.path, header=dc.header)
             else:
                 dataset = simulate(dc.graph, dc.k, dc.d, dc.n, dc.noise, dc.sem, dc.seed)
-        validate(dataset, sc.type)
+        validate(dataset, sc.type, standardize=dc.standardize or sc.type == "bic")
         self.dataset = self.dataset_raw = dataset
         self.names = list(dataset.names)
         kc = self.knowledge_cfg
@@ -113,6 +113,9 @@ class DagTopoProblem(Problem):
             raise ConfigError("problem.data.center: logistic scores need the raw 0/1 data; set center=false, "
                               "standardize=false")
         X = np.array(X, dtype=float, copy=True)
+        if dc.standardize or kind == "bic":  # bring huge columns (up to 1e308) into range first (unit-free results)
+            big = np.max(np.abs(X), axis=0) > MAX_ABS
+            X[:, big] /= np.max(np.abs(X[:, big]), axis=0)
         if center:
             X -= X.mean(axis=0)
         if dc.standardize or kind == "bic":  # bic is unit-free; standardizing makes the swap ranking unit-free too
