@@ -78,3 +78,20 @@ def test_huge_values_name_the_column_and_standardize_makes_them_usable(tmp_path,
     np.testing.assert_allclose(big.X, small.X, rtol=1e-12, atol=1e-12)  # the same standardized data
     order = np.arange(3)
     assert big.evaluate([order])[0] == pytest.approx(small.evaluate([order])[0], rel=1e-9)
+
+
+def test_a_npy_header_that_does_not_parse_is_one_input_error(tmp_path):
+    """numpy's header parser raises SyntaxError on some damaged headers (found by the hypothesis readers test)."""
+    import io
+
+    from gfopt.errors import InputError
+    from gfopt.problems.dag_topo.data import load
+
+    buf = io.BytesIO()
+    np.save(buf, np.ones((3, 2)))
+    raw = bytearray(buf.getvalue())
+    i = raw.find(b"False")
+    raw[i:i + 5] = b"Fals("
+    (tmp_path / "x.npy").write_bytes(bytes(raw))
+    with pytest.raises(InputError, match="cannot read .*x.npy as .npy"):
+        load(tmp_path / "x.npy")

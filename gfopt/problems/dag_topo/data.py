@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import csv
 import heapq
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -140,7 +138,7 @@ def load(path: str | Path, header: bool = True) -> Dataset:
             return _load_npz(f, p)
     except InputError:
         raise
-    except (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile, zlib.error) as e:
+    except Exception as e:  # any failure to parse a user's file (numpy's header parser can raise tokenize errors)
         detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise InputError(f"{KEY}: cannot read {p} as {suffix} ({detail}); is it a valid {suffix} file?") from None
 
