@@ -15,13 +15,15 @@ from gfopt.config import register_configs
 from gfopt.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
-ENGINES = ["ga", "memetic", "local_search", "cmaes", "genome", "genome_plus"]
+ENGINES = ["ga", "memetic", "local_search", "cmaes", "genome", "genome_plus", "genome_paper", "genome_plus_paper"]
 PROBLEMS = ["tsp", "dag_topo", "llm_evo", "llm_evo_coefficients"]
 REFUSED = {
     ("ga", "llm_evo"), ("ga", "llm_evo_coefficients"),
     ("cmaes", "tsp"), ("cmaes", "dag_topo"),
     ("genome", "tsp"), ("genome", "dag_topo"), ("genome", "llm_evo_coefficients"),
     ("genome_plus", "tsp"), ("genome_plus", "dag_topo"), ("genome_plus", "llm_evo_coefficients"),
+    ("genome_paper", "tsp"), ("genome_paper", "dag_topo"), ("genome_paper", "llm_evo_coefficients"),
+    ("genome_plus_paper", "tsp"), ("genome_plus_paper", "dag_topo"), ("genome_plus_paper", "llm_evo_coefficients"),
 }
 SMALL_ENGINE = {
     "ga": ["engine.generations=2", "engine.population_size=4"],
@@ -30,6 +32,8 @@ SMALL_ENGINE = {
     "cmaes": ["budget.evaluations=12"],
     "genome": ["engine.generations=2", "engine.population_size=4"],
     "genome_plus": ["engine.generations=2", "engine.population_size=4", "engine.max_population=6"],
+    "genome_paper": ["engine.generations=2", "engine.population_size=4"],
+    "genome_plus_paper": ["engine.generations=2", "engine.population_size=4", "engine.max_population=6"],
 }
 
 

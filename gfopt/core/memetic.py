@@ -15,9 +15,10 @@ from gfopt.core.problem import Problem
 class MemeticEngine(PopulationEngine):
     """GA generations (crossover, mutation, selection) where every new individual first descends in `neighbourhood`.
 
-    Each new individual (the initial population too, with `improve_initial`) takes up to `local_steps` `Descent`
-    steps (null: until a local optimum) and replaces itself with the result, so the population holds local optima
-    and crossover recombines them. On dag_topo the descent's moves are scored from their base order (the fast
+    The initial population (with `improve_initial`) descends to local optima: the same starts and descents as a
+    local search with population_size - 1 restarts, so the memetic result is never worse than that search's. Each
+    later child takes up to `local_steps` `Descent` steps (null: until a local optimum) and replaces itself with the
+    result, so crossover recombines local optima. On dag_topo the descent's moves are scored from their base order (the fast
     swap scoring); on llm_evo they are sparse Gaussian steps. `neighbourhood` null takes the problem's default;
     `max_escalations` null takes the neighbourhood's own limit (per individual).
     """
@@ -57,14 +58,16 @@ class MemeticEngine(PopulationEngine):
         super().setup(problem, rng)
 
     def _improve(self, genomes: list[Any], fitness: np.ndarray):
-        if not self.improve_initial and not self.genomes:
+        initial = not self.genomes
+        if initial and not self.improve_initial:
             return genomes, fitness
         limit = self.max_escalations if self.max_escalations is not None else self.neighbourhood.max_escalations
+        max_steps = None if initial else self.local_steps
         out, fit = list(genomes), np.array(fitness, dtype=float)
         for i in range(len(out)):
             descent = Descent(self.neighbourhood, self.multi_accept, limit)
             steps = 0
-            while self.local_steps is None or steps < self.local_steps:
+            while max_steps is None or steps < max_steps:
                 moved = yield from descent.step(self, out[i], float(fit[i]))
                 if moved is None:
                     break
