@@ -18,6 +18,8 @@ from gfopt.core.checkpoint import atomic_write_json, atomic_write_text
 from gfopt.core.config import ConfigError
 from gfopt.core.engine import Budget, run
 from gfopt.errors import InputError
+from gfopt.sweep.metrics import metric_values
+from gfopt.sweep.trial_link import trial_callbacks
 
 log = logging.getLogger("gfopt")
 
@@ -50,8 +52,9 @@ def validate(cfg: DictConfig) -> None:
         raise
 
 
-def execute(cfg: DictConfig, outdir: Path) -> float:
-    """Run one configured search into `outdir`; return the objective (best fitness) as a float."""
+def execute(cfg: DictConfig, outdir: Path) -> float | list[float]:
+    """Run one configured search into `outdir`; return the objective (best fitness) as a float, or the
+    result.json field(s) that `optimized_metric` names (a list for several)."""
     validate(cfg)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -72,6 +75,7 @@ def execute(cfg: DictConfig, outdir: Path) -> float:
         ProgressBar(total=budget.steps, desc=str(cfg.problem.get("name", "gfopt")), enabled=cfg.progress),
         History(outdir / HISTORY_FILE),
         ckpt,
+        *trial_callbacks(),  # last: a pruned trial stops after this step's history and checkpoint
     ]
     result = run(problem, engine, rng, budget, callbacks, state=state)
 
@@ -93,7 +97,7 @@ def execute(cfg: DictConfig, outdir: Path) -> float:
     atomic_write_json(outdir / RESULT_FILE, summary)
     log.info("objective %.6g after %d steps, %d evaluations -> %s", result.best_fitness, result.steps,
              result.evaluations, outdir)
-    return float(result.best_fitness)
+    return metric_values(summary, cfg.get("optimized_metric"))
 
 
 def _build(node: DictConfig, key: str) -> Any:

@@ -1,0 +1,100 @@
+"""The job's side of a sweep trial: report the engine's per-step best to the trial, prune, notice a lost trial.
+
+The sweeper passes each job the study's storage URL, study name and trial id in the environment variable
+`GFOPT_TRIAL` (JSON, set through `hydra.job.env_set`, so it reaches jobs under the basic, joblib, submitit and Ray
+launchers alike). `TrialLink` is a run callback: after every engine step it reports the step's best fitness as
+the trial's intermediate value and asks the pruner; a pruned run raises `optuna.TrialPruned` at that step boundary
+(history and checkpoint are already written; the sweeper tells the trial PRUNED). Every `check_s` seconds it also
+reads the trial's state: a trial failed elsewhere (its sweeper died and stopped beating) stops the job, so
+orphaned jobs of a killed sweeper do not run on for nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from typing import Any
+
+from gfopt.core.engine import Callback, Engine
+
+log = logging.getLogger("gfopt.sweep")
+
+ENV = "GFOPT_TRIAL"
+MEMORY = "memory"
+# in-memory studies of this process by name, so that jobs run in-process by the basic launcher find them
+LOCAL_STUDIES: dict[str, Any] = {}  # name -> optuna.Study (optuna is imported only inside a sweep's jobs)
+
+
+class TrialLost(RuntimeError):
+    """The trial was finished elsewhere (failed as stale) while this job ran: its result would be refused."""
+
+
+def link_env(storage_url: str | None, study_name: str, trial_id: int, number: int, pruner: str = "none",
+             pruner_options: dict[str, Any] | None = None, check_s: float = 10.0) -> str:
+    """The `GFOPT_TRIAL` value the sweeper hands to one job."""
+    return json.dumps({"storage": storage_url or MEMORY, "study": study_name, "trial_id": trial_id,
+                       "number": number, "pruner": pruner, "pruner_options": dict(pruner_options or {}),
+                       "check_s": check_s}, sort_keys=True)
+
+
+def trial_callbacks() -> list[Callback]:
+    """The run callbacks for a job launched by the gfopt sweeper (none outside a sweep)."""
+    text = os.environ.get(ENV)
+    if not text:
+        return []
+    try:
+        spec = json.loads(text)
+        return [TrialLink(spec)]
+    except Exception as e:  # a broken link must not fail the run itself
+        log.warning("%s is set but unusable (%s); this job reports nothing to its trial", ENV, e)
+        return []
+
+
+class TrialLink(Callback):
+    """Report each step's best to the Optuna trial, prune when the pruner says so, stop when the trial is lost."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        import optuna
+
+        from gfopt.sweep.pruners import make_pruner
+        from gfopt.sweep.storage import open_storage
+
+        self.number = int(spec["number"])
+        self.check_s = float(spec.get("check_s") or 10.0)
+        pruner = make_pruner(spec.get("pruner") or "none", spec.get("pruner_options"))
+        if spec["storage"] == MEMORY:
+            study = LOCAL_STUDIES.get(spec["study"])
+            if study is None:
+                raise RuntimeError("an in-memory study is only visible to jobs in the sweeper's process; "
+                                   "use hydra.sweeper.storage=sqlite:///... or postgresql://...")
+            storage = study._storage
+        else:
+            storage = open_storage(spec["storage"])
+        # the job never samples: a random sampler keeps `Trial(...)` from building a TPE model
+        self.study = optuna.load_study(study_name=spec["study"], storage=storage, pruner=pruner,
+                                       sampler=optuna.samplers.RandomSampler())
+        self.trial = optuna.trial.Trial(self.study, int(spec["trial_id"]))
+        self.prunes = spec.get("pruner", "none") != "none"
+        self._checked = time.monotonic()
+
+    def on_step(self, engine: Engine, status: dict[str, Any]) -> None:
+        import optuna
+        from optuna.trial import TrialState
+
+        if self.prunes:
+            best = float(status["best"])
+            try:
+                self.trial.report(best, int(status["step"]))
+            except optuna.exceptions.UpdateFinishedTrialError:
+                raise TrialLost(f"trial {self.number} was finished elsewhere while this job ran") from None
+            if self.trial.should_prune():
+                log.info("trial %d pruned at step %d (best so far %.6g)", self.number, status["step"], best)
+                raise optuna.TrialPruned(f"trial {self.number} pruned at step {status['step']}")
+        if time.monotonic() - self._checked >= self.check_s:
+            self._checked = time.monotonic()
+            state = self.study._storage.get_trial(self.trial._trial_id).state
+            if state != TrialState.RUNNING:
+                raise TrialLost(f"trial {self.number} is {state.name}: failed elsewhere after its heartbeat "
+                                "lapsed (was the sweeper killed?); this job stops")
