@@ -1,9 +1,11 @@
 """The job's side of a sweep trial: report the engine's per-step best to the trial, prune, notice a lost trial.
 
-The sweeper passes each job the study's storage URL, study name and trial id in the environment variable
-`GFOPT_TRIAL` (JSON, set through `hydra.job.env_set`, so it reaches jobs under the basic, joblib, submitit and Ray
-launchers alike). `TrialLink` is a run callback: after every engine step it reports the step's best fitness as
-the trial's intermediate value and asks the pruner; a pruned run raises `optuna.TrialPruned` at that step boundary
+The sweeper passes each job its study name and trial id in the environment variable `GFOPT_TRIAL` (JSON, set
+through `hydra.job.env_set`, so it reaches jobs under the basic, joblib, submitit and Ray launchers alike); the
+storage URL and pruner come from the job's own `hydra.sweeper` config, so no password is written into a log.
+
+`TrialLink` is a run callback: after every engine step it reports the step's best fitness as the trial's
+intermediate value and asks the pruner; a pruned run raises `optuna.TrialPruned` at that step boundary
 (history and checkpoint are already written; the sweeper tells the trial PRUNED). Every `check_s` seconds it also
 reads the trial's state: a trial failed elsewhere (its sweeper died and stopped beating) stops the job, so
 orphaned jobs of a killed sweeper do not run on for nothing.
@@ -31,12 +33,9 @@ class TrialLost(RuntimeError):
     """The trial was finished elsewhere (failed as stale) while this job ran: its result would be refused."""
 
 
-def link_env(storage_url: str | None, study_name: str, trial_id: int, number: int, pruner: str = "none",
-             pruner_options: dict[str, Any] | None = None, check_s: float = 10.0) -> str:
+def link_env(study_name: str, trial_id: int, number: int) -> str:
     """The `GFOPT_TRIAL` value the sweeper hands to one job."""
-    return json.dumps({"storage": storage_url or MEMORY, "study": study_name, "trial_id": trial_id,
-                       "number": number, "pruner": pruner, "pruner_options": dict(pruner_options or {}),
-                       "check_s": check_s}, sort_keys=True)
+    return json.dumps({"study": study_name, "trial_id": trial_id, "number": number}, sort_keys=True)
 
 
 def trial_callbacks() -> list[Callback]:
@@ -45,7 +44,13 @@ def trial_callbacks() -> list[Callback]:
     if not text:
         return []
     try:
-        spec = json.loads(text)
+        from hydra.core.hydra_config import HydraConfig
+        from omegaconf import OmegaConf
+
+        sweeper = OmegaConf.to_container(HydraConfig.get().sweeper, resolve=True)
+        spec = {**json.loads(text), "storage": sweeper.get("storage") or MEMORY,
+                "pruner": sweeper.get("pruner") or "none", "pruner_options": sweeper.get("pruner_options") or {},
+                "check_s": sweeper.get("heartbeat_interval") or 10.0}
         return [TrialLink(spec)]
     except Exception as e:  # a broken link must not fail the run itself
         log.warning("%s is set but unusable (%s); this job reports nothing to its trial", ENV, e)

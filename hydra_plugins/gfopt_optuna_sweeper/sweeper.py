@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hydra.core.utils import JobReturn
+from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
@@ -154,7 +154,7 @@ class GfoptOptunaSweeper(Sweeper):
                              max_failure_rate=self.max_failure_rate, live=live, outage=self.outage)
             done = sum(t.state.name in ("COMPLETE", "PRUNED") for t in study.get_trials(deepcopy=False))
             log.info("this process ran %d trial(s) (%d failed, %d pruned, %d surplus dropped, %d refused as failed "
-                     "elsewhere, %d stale failed); study %s has %d/%d complete", stats.ran, stats.failed,
+                     "elsewhere, %d stale failed); study %s has %d/%d complete or pruned", stats.ran, stats.failed,
                      stats.pruned, stats.surplus, stats.lost, stats.stale, study.study_name, done, n_trials)
         finally:  # results so far, also when the sweep is aborted
             url = redact(self.storage_url) if self.storage_url else None
@@ -278,14 +278,12 @@ class GfoptOptunaSweeper(Sweeper):
         assert self.config is not None and self.study is not None
         subdir = OmegaConf.to_container(self.config.hydra.sweep, resolve=False).get("subdir")
         folder = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.study.study_name).strip("_") or "study"
-        check_s = float(self.heartbeat_interval or 10)
         jobs = []
         for ov, trial in zip(overrides, trials, strict=True):
             extra = []
             if isinstance(subdir, str) and "${hydra.job.num}" in subdir:
                 extra = [f"hydra.sweep.subdir={subdir.replace('${hydra.job.num}', f'{folder}/{trial.number}')}"]
-            link = link_env(self.storage_url, self.study.study_name, trial._trial_id, trial.number, self.pruner,
-                            self.pruner_options, check_s)
+            link = link_env(self.study.study_name, trial._trial_id, trial.number)
             extra.append(f"++hydra.job.env_set.{ENV}={format_value(link)}")
             jobs.append(list(ov) + extra)
         try:
@@ -300,8 +298,8 @@ class GfoptOptunaSweeper(Sweeper):
         out = []
         for ret in returns:
             job_dir = OmegaConf.select(ret.hydra_cfg, "hydra.runtime.output_dir") if ret.hydra_cfg else None
-            try:
+            if ret.status == JobStatus.FAILED:  # read the error without Hydra's "Error executing job" log line
+                out.append(Outcome(error=ret._return_value, job_dir=job_dir))
+            else:
                 out.append(Outcome(value=ret.return_value, job_dir=job_dir))
-            except Exception as e:
-                out.append(Outcome(error=e, job_dir=job_dir))
         return out
