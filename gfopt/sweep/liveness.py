@@ -58,8 +58,9 @@ def stale(trials: Sequence[FrozenTrial], grace: float, now: float | None = None)
     return [t for t in trials if t.state == TrialState.RUNNING and now - last_sign(t) > grace]
 
 
-def fail_stale(study: Study, live: Liveness | None, outage: Outage | None = None) -> list[int]:
-    """Mark stale trials FAIL (user attribute `gfopt_stale`); return their numbers. No-op without heartbeats."""
+def fail_stale(study: Study, live: Liveness | None, outage: Outage | None = None) -> list[FrozenTrial]:
+    """Mark stale trials FAIL (user attribute `gfopt_stale`); return those this call failed (as they were before).
+    No-op without heartbeats."""
     if live is None:
         return []
     if outage is not None and outage.seconds_since() < live.interval + live.grace:
@@ -73,7 +74,7 @@ def fail_stale(study: Study, live: Liveness | None, outage: Outage | None = None
             storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
         except UpdateFinishedTrialError:
             continue  # it finished, or another worker failed it first
-        failed.append(t.number)
+        failed.append(t)
         log.warning("trial %d: no heartbeat for %.0f s (grace period %g s); marked FAIL, its slot runs again",
                     t.number, silent, live.grace)
     return failed

@@ -199,7 +199,10 @@ def optimize(study: Study, space: SearchSpace, n_trials: int, run_batch: RunBatc
     old_failures = {t.number for t in study.get_trials(deepcopy=False) if t.state == TrialState.FAIL}
     waiting_for: set[int] = set()
     while True:
-        stats.stale += len(fail_stale(study, live, outage))
+        for t in fail_stale(study, live, outage):
+            stats.stale += 1
+            if t.user_attrs.get(OUTCOME) == "baseline":  # its worker died: queue the baseline again, once
+                study.enqueue_trial(t.params, user_attrs={OUTCOME: "baseline"})
         trials = study.get_trials(deepcopy=False)
         _check_failures(trials, old_failures, n_trials, max_failure_rate)
         free = n_trials - counted(trials)

@@ -83,23 +83,31 @@ class TrialLink(Callback):
         self.trial = optuna.trial.Trial(self.study, int(spec["trial_id"]))
         self.prunes = spec.get("pruner", "none") != "none"
         self._checked = time.monotonic()
+        self._warned = False
 
     def on_step(self, engine: Engine, status: dict[str, Any]) -> None:
         import optuna
         from optuna.trial import TrialState
 
-        if self.prunes:
-            best = float(status["best"])
-            try:
+        try:
+            if self.prunes:
+                best = float(status["best"])
                 self.trial.report(best, int(status["step"]))
-            except optuna.exceptions.UpdateFinishedTrialError:
-                raise TrialLost(f"trial {self.number} was finished elsewhere while this job ran") from None
-            if self.trial.should_prune():
-                log.info("trial %d pruned at step %d (best so far %.6g)", self.number, status["step"], best)
-                raise optuna.TrialPruned(f"trial {self.number} pruned at step {status['step']}")
-        if time.monotonic() - self._checked >= self.check_s:
-            self._checked = time.monotonic()
-            state = self.study._storage.get_trial(self.trial._trial_id).state
-            if state != TrialState.RUNNING:
-                raise TrialLost(f"trial {self.number} is {state.name}: failed elsewhere after its heartbeat "
-                                "lapsed (was the sweeper killed?); this job stops")
+                if self.trial.should_prune():
+                    log.info("trial %d pruned at step %d (best so far %.6g)", self.number, status["step"], best)
+                    raise optuna.TrialPruned(f"trial {self.number} pruned at step {status['step']}")
+            if time.monotonic() - self._checked >= self.check_s:
+                self._checked = time.monotonic()
+                state = self.study._storage.get_trial(self.trial._trial_id).state
+                if state != TrialState.RUNNING:
+                    raise TrialLost(f"trial {self.number} is {state.name}: failed elsewhere after its heartbeat "
+                                    "lapsed (was the sweeper killed?); this job stops")
+        except optuna.exceptions.UpdateFinishedTrialError:
+            raise TrialLost(f"trial {self.number} was finished elsewhere while this job ran") from None
+        except (optuna.TrialPruned, TrialLost):
+            raise
+        except Exception as e:  # the storage is down: the run goes on, its result waits in the sweeper
+            if not self._warned:
+                log.warning("trial %d: cannot reach the study (%s); going on without reporting",
+                            self.number, " ".join(str(e).split())[:200])
+                self._warned = True

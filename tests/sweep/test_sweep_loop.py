@@ -198,7 +198,7 @@ def test_staleness_counts_from_the_start_before_the_first_beat_and_waits_out_an_
     outage.note()  # this process just saw the storage fail: everyone's beats may have been lost with it
     study._storage.set_trial_user_attr(silent._trial_id, BEAT, time.time() - 10)
     assert fail_stale(study, Liveness(interval=1, grace=3), outage) == []
-    assert fail_stale(study, Liveness(interval=1, grace=3), Outage()) == [silent.number]
+    assert [t.number for t in fail_stale(study, Liveness(interval=1, grace=3), Outage())] == [silent.number]
 
 
 def test_a_result_for_a_trial_failed_elsewhere_is_a_warning_and_the_sweep_goes_on(caplog) -> None:
@@ -272,3 +272,16 @@ def test_workers_starting_together_run_the_baseline_once(tmp_path) -> None:
     assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
     assert trials[1].user_attrs[OUTCOME] == "surplus"
     assert sum(t.params == {"x": 0.5, "k": "b"} for t in trials if t.state == TrialState.COMPLETE) == 1
+
+
+def test_a_baseline_trial_whose_worker_died_is_queued_again() -> None:
+    study = optuna.create_study()
+    assert enqueue_baseline(study, SPACE, {"x": 0.5, "k": "b"})
+    dead = study.ask()  # popped by a worker that then died
+    for name, dist in SPACE.dists.items():
+        dead._suggest(name, dist)
+    study._storage.set_trial_user_attr(dead._trial_id, BEAT, time.time() - 10)
+    optimize(study, SPACE, 2, FakeLauncher(), live=Liveness(interval=1, grace=3))
+    trials = study.get_trials()
+    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE", "COMPLETE"]
+    assert trials[1].params == {"x": 0.5, "k": "b"} and trials[1].user_attrs[OUTCOME] == "baseline"
