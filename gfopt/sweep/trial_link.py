@@ -4,11 +4,12 @@ The sweeper passes each job its study name and trial id in the environment varia
 through `hydra.job.env_set`, so it reaches jobs under the basic, joblib, submitit and Ray launchers alike); the
 storage URL and pruner come from the job's own `hydra.sweeper` config, so no password is written into a log.
 
-`TrialLink` is a run callback: after every engine step it reports the step's best fitness as the trial's
-intermediate value and asks the pruner; a pruned run raises `optuna.TrialPruned` at that step boundary
-(history and checkpoint are already written; the sweeper tells the trial PRUNED). Every `check_s` seconds it also
-reads the trial's state: a trial failed elsewhere (its sweeper died and stopped beating) stops the job, so
-orphaned jobs of a killed sweeper do not run on for nothing.
+`TrialLink` is a run callback: after engine steps 1, 2, 4, 8, ... (powers of two: the same steps in every trial,
+so pruners compare like with like, and a few storage writes per trial however fast the steps are) it reports the
+step's best fitness as the trial's intermediate value and asks the pruner; a pruned run raises
+`optuna.TrialPruned` at that step boundary (history and checkpoint are already written; the sweeper tells the
+trial PRUNED). Every `check_s` seconds it also reads the trial's state: a trial failed elsewhere (its sweeper died
+and stopped beating) stops the job, so orphaned jobs of a killed sweeper do not run on for nothing.
 """
 
 from __future__ import annotations
@@ -90,9 +91,10 @@ class TrialLink(Callback):
         from optuna.trial import TrialState
 
         try:
-            if self.prunes:
+            step = int(status["step"])
+            if self.prunes and step > 0 and step & (step - 1) == 0:
                 best = float(status["best"])
-                self.trial.report(best, int(status["step"]))
+                self.trial.report(best, step)
                 if self.trial.should_prune():
                     log.info("trial %d pruned at step %d (best so far %.6g)", self.number, status["step"], best)
                     raise optuna.TrialPruned(f"trial {self.number} pruned at step {status['step']}")

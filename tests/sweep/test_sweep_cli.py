@@ -149,12 +149,14 @@ def test_pruned_trials_stop_early_keep_their_files_and_report_their_steps(tmp_pa
     trials = optuna.load_study(study_name="p", storage=url).trials
     pruned = [t for t in trials if t.state.name == "PRUNED"]
     assert len(trials) == 8 and pruned and all(t.state.name in ("COMPLETE", "PRUNED") for t in trials)
-    for t in trials:  # the values reported from inside the job are the job's own per-step best (history.jsonl)
+    for t in trials:  # the values reported from inside the job are the job's own best at steps 1, 2, 4, 8
         job = tmp_path / "sw" / "p" / str(t.number)
         history = [json.loads(line) for line in (job / "history.jsonl").read_text().splitlines()]
-        assert t.intermediate_values == {h["step"]: pytest.approx(h["best"]) for h in history}
+        assert t.intermediate_values == {h["step"]: pytest.approx(h["best"]) for h in history
+                                         if h["step"] in (1, 2, 4, 8)}
         if t.state.name == "PRUNED":  # stopped at the step it was pruned at, files kept, no result
-            assert len(history) < 15 and (job / "checkpoint.npz").exists() and not (job / "result.json").exists()
+            assert history[-1]["step"] in (1, 2, 4, 8) and (job / "checkpoint.npz").exists()
+            assert not (job / "result.json").exists()
             assert t.value == pytest.approx(history[-1]["best"])
         else:
             assert len(history) == 15 and (job / "result.json").exists()
