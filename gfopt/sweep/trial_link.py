@@ -68,7 +68,7 @@ class TrialLink(Callback):
         from gfopt.sweep.storage import open_storage
 
         self.number = int(spec["number"])
-        self.check_s = float(spec.get("check_s") or 10.0)
+        self.check_s = float(10.0 if spec.get("check_s") is None else spec["check_s"])
         pruner = make_pruner(spec.get("pruner") or "none", spec.get("pruner_options"))
         if spec["storage"] == MEMORY:
             study = LOCAL_STUDIES.get(spec["study"])
