@@ -222,7 +222,7 @@ def optimize(study: Study, space: SearchSpace, n_trials: int, run_batch: RunBatc
             sleep(live.poll)
             continue
         batch: list[Trial] = []
-        for _ in range(min(n_jobs, free if free > 0 else queued)):
+        for _ in range(min(n_jobs, max(free, 0) + queued)):  # a queued trial is popped, not added
             trial = ask(study, space, live)
             if overshoots(study, trial.number, n_trials):
                 study._storage.set_trial_user_attr(trial._trial_id, OUTCOME, "surplus")

@@ -8,8 +8,9 @@ storage URL and pruner come from the job's own `hydra.sweeper` config, so no pas
 so pruners compare like with like, and a few storage writes per trial however fast the steps are) it reports the
 step's best fitness as the trial's intermediate value and asks the pruner; a pruned run raises
 `optuna.TrialPruned` at that step boundary (history and checkpoint are already written; the sweeper tells the
-trial PRUNED). Every `check_s` seconds it also reads the trial's state: a trial failed elsewhere (its sweeper died
-and stopped beating) stops the job, so orphaned jobs of a killed sweeper do not run on for nothing.
+trial PRUNED). Every `check_s` seconds it also reads the trial: a trial failed elsewhere, or one whose sweeper has
+not beaten for the grace period (killed, while its joblib or submitit jobs live on), stops the job, so orphaned
+jobs of a killed sweeper do not run on for nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import time
 from typing import Any
 
 from gfopt.core.engine import Callback, Engine
+from gfopt.sweep.liveness import last_sign
+from gfopt.sweep.retry import Outage
 
 log = logging.getLogger("gfopt.sweep")
 
@@ -49,9 +52,11 @@ def trial_callbacks() -> list[Callback]:
         from omegaconf import OmegaConf
 
         sweeper = OmegaConf.to_container(HydraConfig.get().sweeper, resolve=True)
+        interval = sweeper.get("heartbeat_interval")
+        grace = sweeper.get("grace_period") or (2 * interval if interval else None)
         spec = {**json.loads(text), "storage": sweeper.get("storage") or MEMORY,
                 "pruner": sweeper.get("pruner") or "none", "pruner_options": sweeper.get("pruner_options") or {},
-                "check_s": sweeper.get("heartbeat_interval") or 10.0}
+                "check_s": interval or 10.0, "grace": grace if sweeper.get("storage") else None}
         return [TrialLink(spec)]
     except Exception as e:  # a broken link must not fail the run itself
         log.warning("%s is set but unusable (%s); this job reports nothing to its trial", ENV, e)
@@ -69,6 +74,8 @@ class TrialLink(Callback):
 
         self.number = int(spec["number"])
         self.check_s = float(10.0 if spec.get("check_s") is None else spec["check_s"])
+        self.grace = spec.get("grace")  # seconds: a trial whose sweeper stopped beating this long is orphaned
+        self.outage = Outage()
         pruner = make_pruner(spec.get("pruner") or "none", spec.get("pruner_options"))
         if spec["storage"] == MEMORY:
             study = LOCAL_STUDIES.get(spec["study"])
@@ -100,15 +107,21 @@ class TrialLink(Callback):
                     raise optuna.TrialPruned(f"trial {self.number} pruned at step {status['step']}")
             if time.monotonic() - self._checked >= self.check_s:
                 self._checked = time.monotonic()
-                state = self.study._storage.get_trial(self.trial._trial_id).state
-                if state != TrialState.RUNNING:
-                    raise TrialLost(f"trial {self.number} is {state.name}: failed elsewhere after its heartbeat "
-                                    "lapsed (was the sweeper killed?); this job stops")
+                frozen = self.study._storage.get_trial(self.trial._trial_id)
+                if frozen.state != TrialState.RUNNING:
+                    raise TrialLost(f"trial {self.number} is {frozen.state.name}: failed elsewhere after its "
+                                    "heartbeat lapsed (was the sweeper killed?); this job stops")
+                silent = time.time() - last_sign(frozen)
+                if self.grace and silent > self.grace and \
+                        self.outage.seconds_since() > self.check_s + self.grace:  # beats lost in an outage
+                    raise TrialLost(f"trial {self.number}: its sweeper has not beaten for {silent:.0f} s (killed?); "
+                                    "this job stops")
         except optuna.exceptions.UpdateFinishedTrialError:
             raise TrialLost(f"trial {self.number} was finished elsewhere while this job ran") from None
         except (optuna.TrialPruned, TrialLost):
             raise
         except Exception as e:  # the storage is down: the run goes on, its result waits in the sweeper
+            self.outage.note()
             if not self._warned:
                 log.warning("trial %d: cannot reach the study (%s); going on without reporting",
                             self.number, " ".join(str(e).split())[:200])

@@ -39,11 +39,12 @@ pytestmark = pytest.mark.slow
 class Sweep:
     """One study, and the worker processes running the same sweep command against it (each with its own log)."""
 
-    def __init__(self, tmp: Path, storage: str, n_trials: int, extra: tuple[str, ...] = ()) -> None:
+    def __init__(self, tmp: Path, storage: str, n_trials: int, extra: tuple[str, ...] = (),
+                 trial_s: float = TRIAL_S) -> None:
         self.tmp, self.storage, self.n_trials = tmp, storage, n_trials
         self.name = f"fault-{uuid.uuid4().hex[:8]}"
         self.args = ["hydra/sweeper=gfopt_optuna", "problem=tsp", "engine=ga", "problem.cities=8",
-                     f"budget.wall_time_s={TRIAL_S}", "engine.crossover_rate=interval(0.1, 1.0)",
+                     f"budget.wall_time_s={trial_s}", "engine.crossover_rate=interval(0.1, 1.0)",
                      "engine.population_size=int(interval(4, 24))", f"hydra.sweeper.storage={storage}",
                      f"hydra.sweeper.study_name={self.name}", f"hydra.sweeper.n_trials={n_trials}",
                      "hydra.sweeper.heartbeat_interval=1", "hydra.sweeper.grace_period=3",
@@ -55,7 +56,8 @@ class Sweep:
         env = {**os.environ, "CI": "true", "OMP_NUM_THREADS": "1"}
         log = open(self.tmp / f"{label}.log", "w")  # noqa: SIM115 (closed with the process)
         cmd = [sys.executable, "-m", "gfopt", "-m", *self.args, f"hydra.sweep.dir={self.tmp / label}"]
-        p = subprocess.Popen(cmd, cwd=self.tmp, env=env, stdout=log, stderr=subprocess.STDOUT)
+        # a session of its own: cleanup can reap what it launched (joblib's workers) without touching anything else
+        p = subprocess.Popen(cmd, cwd=self.tmp, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.procs[label] = p
         return p
 
@@ -117,9 +119,11 @@ class Sweep:
 
     def stop_all(self) -> None:
         for p in self.procs.values():
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+            try:
+                os.killpg(p.pid, signal.SIGKILL)  # the worker and anything it launched
+            except ProcessLookupError:
+                pass
+            p.wait()
 
 
 @pytest.fixture
@@ -196,6 +200,27 @@ def test_a_worker_killed_on_journal_storage_its_lease_expires(tmp_path: Path, sw
     s.finish("b")
     trials = s.check()
     assert any("gfopt_stale" in t.user_attrs for t in trials)
+
+
+@needs_pg
+def test_jobs_of_a_killed_sweeper_under_joblib_stop_and_a_rerun_completes(tmp_path: Path, sweeps: list[Sweep]) -> None:
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    s = Sweep(tmp_path, PG_URL, n_trials=2, trial_s=8, extra=("hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+                                                              "hydra.sweeper.n_jobs=2"))
+    sweeps.append(s)
+    s.start("a")
+    jobs = s.wait_for("both jobs to run", lambda: (lambda h: h if len(h) == 2 else None)(
+        sorted((tmp_path / "a" / s.name).glob("*/history.jsonl"))))
+    s.procs["a"].send_signal(signal.SIGKILL)  # the sweeper only: its joblib workers live on
+    s.procs["a"].wait()
+    time.sleep(3 + 1 + 2)  # grace + one check interval + slack
+    sizes = [p.stat().st_size for p in jobs]
+    time.sleep(2)
+    assert [p.stat().st_size for p in jobs] == sizes  # the orphaned jobs stopped ...
+    assert not list((tmp_path / "a" / s.name).glob("*/result.json"))  # ... before finishing their 8 s
+    s.start("again")
+    s.finish("again")
+    s.check()
 
 
 @pytest.fixture

@@ -3,10 +3,14 @@ was failed elsewhere (a killed sweeper's orphaned job), and goes on when the sto
 
 from __future__ import annotations
 
+import time
+
 import optuna
 import pytest
 from optuna.trial import TrialState
 
+from gfopt.sweep.liveness import BEAT
+from gfopt.sweep.retry import Outage
 from gfopt.sweep.trial_link import LOCAL_STUDIES, TrialLink, TrialLost
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -58,3 +62,18 @@ def test_an_unreachable_storage_does_not_stop_the_run(caplog) -> None:
     for step in (1, 2, 3):
         cb.on_step(None, {"step": step, "best": 1.0})
     assert caplog.text.count("cannot reach the study") == 1
+
+
+def test_a_job_whose_sweeper_stopped_beating_stops() -> None:
+    study = optuna.create_study(study_name="link-orphan")
+    trial = study.ask()
+    cb = link(study, trial)
+    cb.grace = 3.0
+    study._storage.set_trial_user_attr(trial._trial_id, BEAT, time.time() - 1)
+    cb.on_step(None, {"step": 1, "best": 1.0})  # beaten a second ago: fine
+    study._storage.set_trial_user_attr(trial._trial_id, BEAT, time.time() - 5)
+    cb.outage.note()  # ... unless this job just saw the storage fail: the sweeper's beats were lost with it
+    cb.on_step(None, {"step": 2, "best": 1.0})
+    cb.outage = Outage()
+    with pytest.raises(TrialLost, match="its sweeper has not beaten for 5 s"):
+        cb.on_step(None, {"step": 3, "best": 1.0})
