@@ -120,6 +120,7 @@ def test_presets_compose_and_their_grammar_parses(preset: str, direction: str, p
         assert node is not None and leaf in node, key
 
 
+@pytest.mark.slow
 def test_another_sweep_pointed_at_a_study_is_refused_unless_extending(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/s.db"
     common = [*SWEEP, f"hydra.sweeper.storage={url}", "hydra.sweeper.study_name=s", "hydra.sweeper.plots=false",
