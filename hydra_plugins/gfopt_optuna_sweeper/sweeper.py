@@ -85,6 +85,7 @@ class GfoptOptunaSweeper(Sweeper):
         self.hydra_context: HydraContext | None = None
         self.launcher: Any = None
         self.study: Any = None
+        self.outage: Any = None  # gfopt.sweep.retry.Outage, shared by the storage and the heartbeat threads
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         from hydra.core.plugins import Plugins
@@ -121,7 +122,7 @@ class GfoptOptunaSweeper(Sweeper):
         from gfopt.sweep.liveness import Liveness
         from gfopt.sweep.loop import drop_duplicate_baselines, enqueue_baseline, optimize
         from gfopt.sweep.report import write_results
-        from gfopt.sweep.retry import Outage
+        from gfopt.sweep.retry import Outage, StorageLost
         from gfopt.sweep.samplers import EXHAUSTIVE, grid_size
         from gfopt.sweep.storage import redact
         from gfopt.sweep.trial_link import LOCAL_STUDIES
@@ -149,6 +150,7 @@ class GfoptOptunaSweeper(Sweeper):
         if self.storage_url is not None and self.heartbeat_interval is not None:
             interval = float(self.heartbeat_interval)
             live = Liveness(interval, float(self.grace_period) if self.grace_period is not None else 2 * interval)
+        lost = False
         try:
             stats = optimize(study, space, n_trials, self._run_batch, n_jobs=self.n_jobs,
                              max_failure_rate=self.max_failure_rate, live=live, outage=self.outage)
@@ -156,10 +158,14 @@ class GfoptOptunaSweeper(Sweeper):
             log.info("this process ran %d trial(s) (%d failed, %d pruned, %d surplus dropped, %d refused as failed "
                      "elsewhere, %d stale failed); study %s has %d/%d complete or pruned", stats.ran, stats.failed,
                      stats.pruned, stats.surplus, stats.lost, stats.stale, study.study_name, done, n_trials)
+        except StorageLost:
+            lost = True  # no results file: reading the study would wait out the outage a second time
+            raise
         finally:  # results so far, also when the sweep is aborted
             url = redact(self.storage_url) if self.storage_url else None
             try:
-                log.info("results: %s", write_results(study, sweep_dir, url, self.plots))
+                if not lost:
+                    log.info("results: %s", write_results(study, sweep_dir, url, self.plots))
             except Exception as e:  # the storage may be what failed; the original error is the one to show
                 log.warning("no %s: %s", "optimization_results.yaml", " ".join(str(e).split())[:300])
         return study

@@ -262,3 +262,21 @@ def test_postgresql_stopped_and_restarted_mid_sweep(tmp_path: Path, sweeps: list
     mine = [t for t in trials if t.user_attrs.get("job_dir") == str(job)]
     assert [t.state.name for t in mine] == ["COMPLETE"] and down < (job / "result.json").stat().st_mtime  # ... and told
     assert "storage back after" in s.log("a")
+
+
+def test_a_storage_gone_for_longer_than_the_retry_time_ends_the_worker_in_one_line(
+        tmp_path: Path, sweeps: list[Sweep], private_postgres) -> None:
+    url, control = private_postgres
+    s = Sweep(tmp_path, url, n_trials=50, extra=("hydra.sweeper.storage_retry_s=4",))
+    sweeps.append(s)
+    s.start("a")
+    s.wait_for("a trial to complete", lambda: any(t.state.name == "COMPLETE" for t in s.trials()))
+    control("down")
+    gone = time.time()
+    code = s.procs["a"].wait(timeout=120)
+    out = s.log("a")
+    lines = [ln for ln in out.splitlines() if ln.startswith("gfopt: error:")]
+    assert code == 1 and len(lines) == 1 and "Traceback" not in out, out[-3000:]
+    assert lines[0].startswith("gfopt: error: hydra.sweeper.storage: unreachable for ")
+    assert "storage_retry_s=4" in lines[0] and lines[0].endswith("re-run the command to continue the sweep")
+    assert time.time() - gone < 60  # the retry time, the job in flight, and no second wait for the results file
