@@ -280,6 +280,12 @@ def _record(study: Study, trial: Trial, outcome: Outcome, n_obj: int, stats: Swe
         stats.pruned += 1
         log.info("trial %d pruned: %s", trial.number, error)
         return
+    if error is not None and type(error).__name__ == "TrialLost":  # the job saw its trial failed elsewhere
+        trial.set_user_attr(OUTCOME, "lost")  # raises UpdateFinishedTrialError when it was (the usual case)
+        _finish(study, trial, TrialState.FAIL)
+        stats.lost += 1
+        log.warning("trial %d lost: %s", trial.number, error)
+        return
     values = None
     if error is None:
         try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import time
 from typing import Any
 
@@ -38,8 +39,15 @@ class TrialLost(RuntimeError):
 
 
 def link_env(study_name: str, trial_id: int, number: int) -> str:
-    """The `GFOPT_TRIAL` value the sweeper hands to one job."""
-    return json.dumps({"study": study_name, "trial_id": trial_id, "number": number}, sort_keys=True)
+    """The `GFOPT_TRIAL` value the sweeper hands to one job (with the sweeper's host and pid: a job in the sweeper's
+    own process shares its heartbeat thread and never thinks itself orphaned)."""
+    return json.dumps({"study": study_name, "trial_id": trial_id, "number": number, "sweeper": sweeper_id()},
+                      sort_keys=True)
+
+
+def sweeper_id() -> str:
+    """This process, as `host:pid`."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def trial_callbacks() -> list[Callback]:
@@ -74,7 +82,8 @@ class TrialLink(Callback):
 
         self.number = int(spec["number"])
         self.check_s = float(10.0 if spec.get("check_s") is None else spec["check_s"])
-        self.grace = spec.get("grace")  # seconds: a trial whose sweeper stopped beating this long is orphaned
+        # seconds: a trial whose sweeper (in another process) stopped beating this long is orphaned
+        self.grace = spec.get("grace") if spec.get("sweeper") != sweeper_id() else None
         self.outage = Outage()
         pruner = make_pruner(spec.get("pruner") or "none", spec.get("pruner_options"))
         if spec["storage"] == MEMORY:

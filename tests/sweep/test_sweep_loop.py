@@ -285,3 +285,19 @@ def test_a_baseline_trial_whose_worker_died_is_queued_again() -> None:
     trials = study.get_trials()
     assert [t.state.name for t in trials] == ["FAIL", "COMPLETE", "COMPLETE"]
     assert trials[1].params == {"x": 0.5, "k": "b"} and trials[1].user_attrs[OUTCOME] == "baseline"
+
+
+def test_a_job_that_lost_its_trial_is_not_an_error_and_its_slot_runs_again() -> None:
+    from gfopt.sweep.trial_link import TrialLost
+
+    study = optuna.create_study()
+
+    def launch(batch, trials):
+        if trials[0].number == 0:
+            return [Outcome(error=TrialLost("trial 0: its sweeper has not beaten for 9 s"))]
+        return FakeLauncher()(batch, trials)
+
+    stats = optimize(study, SPACE, 2, launch)  # max_failure_rate=0: a job error would abort
+    assert stats.lost == 1 and stats.failed == 0
+    assert [(t.state.name, t.user_attrs.get(OUTCOME)) for t in study.get_trials()] == [
+        ("FAIL", "lost"), ("COMPLETE", None), ("COMPLETE", None)]

@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 
 from gfopt.sweep.liveness import BEAT
 from gfopt.sweep.retry import Outage
-from gfopt.sweep.trial_link import LOCAL_STUDIES, TrialLink, TrialLost
+from gfopt.sweep.trial_link import LOCAL_STUDIES, TrialLink, TrialLost, sweeper_id
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -67,8 +67,11 @@ def test_an_unreachable_storage_does_not_stop_the_run(caplog) -> None:
 def test_a_job_whose_sweeper_stopped_beating_stops() -> None:
     study = optuna.create_study(study_name="link-orphan")
     trial = study.ask()
-    cb = link(study, trial)
-    cb.grace = 3.0
+    LOCAL_STUDIES[study.study_name] = study
+    spec = {"storage": "memory", "study": study.study_name, "trial_id": trial._trial_id, "number": 0,
+            "check_s": 0.0, "grace": 3.0}
+    assert TrialLink({**spec, "sweeper": sweeper_id()}).grace is None  # in the sweeper's process: never orphaned
+    cb = TrialLink({**spec, "sweeper": "elsewhere:1"})
     study._storage.set_trial_user_attr(trial._trial_id, BEAT, time.time() - 1)
     cb.on_step(None, {"step": 1, "best": 1.0})  # beaten a second ago: fine
     study._storage.set_trial_user_attr(trial._trial_id, BEAT, time.time() - 5)
