@@ -35,7 +35,8 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 def one_run(storage: str, tmp: Path, trial_s: float, interval: int | None, grace: int | None) -> tuple[float, float]:
     name = f"recovery-{uuid.uuid4().hex[:8]}"
     args = [sys.executable, "-m", "gfopt", "-m", "hydra/sweeper=gfopt_optuna", "problem=tsp", "engine=ga",
-            "problem.cities=8", f"budget.wall_time_s={trial_s}", "engine.crossover_rate=interval(0.1, 1.0)",
+            "problem.cities=8", "engine.generations=null", f"budget.wall_time_s={trial_s}",
+            "engine.crossover_rate=interval(0.1, 1.0)",
             f"hydra.sweeper.storage={storage}", f"hydra.sweeper.study_name={name}", "hydra.sweeper.n_trials=2",
             "hydra.sweeper.plots=false"]
     if interval is not None:

@@ -11,13 +11,12 @@ from omegaconf import DictConfig
 
 from gfopt.config import register_configs
 from gfopt.errors import ConfigError, InputError
+from gfopt.pairing import conf_dir as _conf_dir
 
 
 def conf_dir() -> str:
-    """The config tree: shipped inside the wheel as gfopt/conf, or the top-level conf/ of a checkout."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "conf"
-    return str(packaged if packaged.is_dir() else here.parent / "conf")
+    """The config tree as a string (what Hydra's decorator wants)."""
+    return str(_conf_dir())
 
 
 register_configs()
@@ -28,8 +27,9 @@ def hydra_main(cfg: DictConfig) -> float | list[float]:
     """Hydra task: returns the run's objective (or the `optimized_metric` fields) so sweepers can optimize it."""
     from gfopt.app import execute
 
+    hc = HydraConfig.get()
     try:
-        return execute(cfg, Path(HydraConfig.get().runtime.output_dir))
+        return execute(cfg, Path(hc.runtime.output_dir), engine_name=hc.runtime.choices.get("engine"))
     except (ConfigError, InputError) as e:
         print(f"gfopt: error: {e}", file=sys.stderr)
         sys.exit(2)
@@ -42,6 +42,12 @@ def main() -> None:
 
         sys.exit(cli(sys.argv[2:]))
     args = sys.argv[1:]
+    from gfopt.config import moved_key_error
+
+    moved = moved_key_error(args)
+    if moved:
+        print(f"gfopt: error: {moved}", file=sys.stderr)
+        sys.exit(2)
     try:
         from gfopt.sweep.grammar import check_command_line
 

@@ -15,9 +15,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from gfopt.core.callbacks import Checkpoint, History, ProgressBar
 from gfopt.core.checkpoint import atomic_write_json, atomic_write_text
-from gfopt.core.config import ConfigError
-from gfopt.core.engine import Budget, run
-from gfopt.errors import InputError
+from gfopt.core.engine import Budget, Callback, RunResult, run
+from gfopt.errors import ConfigError, InputError
+from gfopt.pairing import check_pairing
 from gfopt.sweep.metrics import metric_values
 from gfopt.sweep.trial_link import trial_callbacks
 
@@ -52,46 +52,50 @@ def validate(cfg: DictConfig) -> None:
         raise
 
 
-def execute(cfg: DictConfig, outdir: Path) -> float | list[float]:
+def execute(cfg: DictConfig, outdir: Path, engine_name: str | None = None) -> float | list[float]:
     """Run one configured search into `outdir`; return the objective (best fitness) as a float, or the
-    result.json field(s) that `optimized_metric` names (a list for several)."""
+    result.json field(s) that `optimized_metric` names (a list for several).
+
+    The engine is built first (cheap) and checked against the problem's space and the budget from the config,
+    so a misfit is one line before the problem (data, zoo, model) is built.
+    """
     validate(cfg)
+    engine = _build(cfg.engine, "engine")
+    engine_name = engine_name or cfg.engine._target_.rsplit(".", 1)[-1]
+    budget = Budget(**OmegaConf.to_container(cfg.budget))
+    check_pairing(engine, engine_name, cfg.problem, budget)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     problem = _build(cfg.problem, "problem")
-    engine = _build(cfg.engine, "engine")
     rng = np.random.default_rng(cfg.seed)
 
     digest = config_hash(cfg)
-    ckpt = Checkpoint(outdir / CHECKPOINT_FILE, every=cfg.checkpoint_every,
-                      min_interval_s=cfg.checkpoint_min_interval_s)
-    state = _resume_state(ckpt, digest) if cfg.resume else None
-    if state is not None:
-        log.info("resuming from %s at step %d", ckpt.path, state["steps"])
-    marker = outdir / ".config_hash"
-    atomic_write_text(marker, digest)
-    budget = Budget(**OmegaConf.to_container(cfg.budget))
-    callbacks = [
-        ProgressBar(total=budget.steps, desc=str(cfg.problem.get("name", "gfopt")), enabled=cfg.progress),
-        History(outdir / HISTORY_FILE),
-        ckpt,
-        *trial_callbacks(),  # last: a pruned trial stops after this step's history and checkpoint
-    ]
-    result = run(problem, engine, rng, budget, callbacks, state=state)
+    if cfg.resume:
+        _check_marker(outdir, digest)
+    atomic_write_text(outdir / ".config_hash", digest)
+    name = str(cfg.problem.get("name", "gfopt"))
+    # a sweep's trial link (gfopt.sweep) reports the main run's steps to its Optuna trial and may prune it
+    result = _run_in(outdir, problem, engine, rng, budget, cfg, name, trial_callbacks())
+    compared = {}
+    for i, c in enumerate(problem.comparisons(result)):  # baselines: runs of their own, resumable one by one
+        crng = np.random.default_rng([int(cfg.seed), 1000 + i])
+        compared[c.name] = _run_in(outdir / "baselines" / c.name, c.problem, c.engine, crng, c.budget, cfg,
+                                   f"baseline {c.name}")
 
     problem.save(result.best, outdir / "best")
-    extra = problem.finalize(result, outdir)
+    extra = problem.finalize(result, outdir, compared)
     summary: dict[str, Any] = {
         "objective": float(result.best_fitness),
         "sense": problem.sense,
         "problem": cfg.problem.get("name"),
-        "engine": cfg.engine._target_.rsplit(".", 1)[-1],
+        "engine": engine_name,
         "seed": int(cfg.seed),
         "steps": result.steps,
         "evaluations": result.evaluations,
         "stopped_by": result.stopped_by,
         "config_hash": digest,
     }
+    summary.update(engine.report())
     summary.update(extra)
     summary["wall_time_s"] = round(result.wall_time_s, 3)
     atomic_write_json(outdir / RESULT_FILE, summary)
@@ -112,14 +116,25 @@ def _build(node: DictConfig, key: str) -> Any:
         raise ConfigError(f"{key}: cannot build {node.get('_target_')}: {detail}") from None
 
 
-def _resume_state(ckpt: Checkpoint, digest: str) -> dict[str, Any] | None:
-    state = ckpt.load()
-    if state is None:
-        return None
-    marker = ckpt.path.parent / ".config_hash"
-    if marker.exists() and marker.read_text().strip() != digest:
+def _run_in(outdir: Path, problem: Any, engine: Any, rng: np.random.Generator, budget: Budget, cfg: DictConfig,
+            desc: str, extra: list[Callback] | None = None) -> RunResult:
+    """One run with its own progress bar, history and checkpoint in `outdir` (resumed from it when allowed)."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    ckpt = Checkpoint(outdir / CHECKPOINT_FILE, every=cfg.checkpoint_every,
+                      min_interval_s=cfg.checkpoint_min_interval_s)
+    state = ckpt.load() if cfg.resume else None
+    if state is not None:
+        log.info("resuming from %s at step %d", ckpt.path, state["steps"])
+    callbacks = [ProgressBar(total=budget.steps, desc=desc, enabled=cfg.progress), History(outdir / HISTORY_FILE),
+                 ckpt, *(extra or [])]  # extra last: a pruned trial stops after this step's history and checkpoint
+    return run(problem, engine, rng, budget, callbacks, state=state)
+
+
+def _check_marker(outdir: Path, digest: str) -> None:
+    """Refuse to resume a run dir whose checkpoint another configuration wrote."""
+    marker = outdir / ".config_hash"
+    if (outdir / CHECKPOINT_FILE).exists() and marker.exists() and marker.read_text().strip() != digest:
         raise ConfigError(
-            f"resume: {ckpt.path} was written by a different configuration; "
+            f"resume: {outdir / CHECKPOINT_FILE} was written by a different configuration; "
             "use a new hydra.run.dir or pass resume=false to start over"
         )
-    return state

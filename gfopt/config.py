@@ -11,6 +11,7 @@ import importlib
 from hydra.core.config_store import ConfigStore
 
 from gfopt.core.config import GfoptConfig, LocalSearchEngineConfig, PopulationEngineConfig
+from gfopt.core.schema import schema_of
 
 # Problem packages whose `config` module defines `register(cs)`; torch-free by contract.
 PROBLEM_CONFIG_MODULES = (
@@ -20,6 +21,22 @@ PROBLEM_CONFIG_MODULES = (
 )
 
 _registered = False
+
+MOVED_KEYS = {
+    **{f"problem.search.{k}": f"engine.neighbourhood.{k}"
+       for k in ("sizes", "size_small", "size_large", "no_large_search", "h", "grad_filter")},
+    "problem.search.restarts": "engine.restarts",
+}
+"""Keys that moved (old -> new): operator settings belong to the engine, only the start stays with the problem."""
+
+
+def moved_key_error(overrides: list[str]) -> str | None:
+    """One line naming the new key for the first override that uses an old one, or None."""
+    for o in overrides:
+        key = o.lstrip("+~").split("=", 1)[0]
+        if key in MOVED_KEYS:
+            return f"{key}: moved to {MOVED_KEYS[key]} (operator settings belong to the engine)"
+    return None
 
 
 def register_configs() -> None:
@@ -31,6 +48,11 @@ def register_configs() -> None:
     cs.store(group="schema", name="gfopt", node=GfoptConfig)
     cs.store(group="schema/engine", name="population", node=PopulationEngineConfig)
     cs.store(group="schema/engine", name="local_search", node=LocalSearchEngineConfig)
+    from gfopt.core.ask_tell import CmaEsEngine
+    from gfopt.core.memetic import MemeticEngine
+
+    cs.store(group="schema/engine", name="memetic", node=schema_of(MemeticEngine))
+    cs.store(group="schema/engine", name="cmaes", node=schema_of(CmaEsEngine))
     for mod in PROBLEM_CONFIG_MODULES:
         try:
             module = importlib.import_module(mod)

@@ -87,34 +87,57 @@ def test_same_seed_gives_identical_result_json(tmp_path):
     assert results[0] == results[1]
 
 
+def _toy_args(tmp_path: Path) -> list[str]:
+    from gfopt.problems.llm_evo.toy import build_toy
+
+    toy = build_toy(tmp_path / "toy", n_experts=3, seed=0)
+    experts = ",".join(str(toy / "experts" / f"e{i}") for i in range(3))
+    return ["problem=llm_evo", f"problem.model.base={toy / 'base'}", f"problem.model.experts=[{experts}]",
+            f"problem.model.shared_adapter={toy / 'adapters' / 'shared'}",
+            f"+problem.tasks.rev.dir={toy / 'tasks' / 'rev'}",
+            "problem.target_tasks=[rev]", "problem.fitness.samples=20", "problem.batch_size=8", "problem.threads=1",
+            "problem.baselines=[best_expert,random_search,lorahub,model_swarms]", "problem.baseline_budget=8",
+            "engine.population_size=4", "engine.max_population=6", "budget.evaluations=60"]
+
+
+RESUME_CASES = {  # case -> (arguments, the history file to watch, its lines to wait for before the kill)
+    "tsp": (["problem=tsp", "problem.cities=30", "problem.delay_s=0.05", "engine=ga", "budget.steps=40"],
+            "history.jsonl", 12),
+    "dag_topo": (["problem=dag_topo", "problem.data.d=40", "problem.data.k=4"], "history.jsonl", 10),
+    "llm_evo": (_toy_args, "history.jsonl", 2),
+    "llm_evo_in_a_baseline": (_toy_args, "baselines/lorahub/history.jsonl", 3),
+}
+
+
 @pytest.mark.slow
-def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_result(tmp_path):
-    args = ["problem=tsp", "problem.cities=30", "problem.delay_s=0.05", "engine=ga", "budget.steps=40", "seed=3",
-            "checkpoint_min_interval_s=0"]
-    ref = gfopt(*args, f"hydra.run.dir={tmp_path / 'ref'}", cwd=tmp_path)
+@pytest.mark.parametrize("case", list(RESUME_CASES))
+def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_result(case, tmp_path):
+    args, watched, lines = RESUME_CASES[case]
+    args = (args(tmp_path) if callable(args) else args) + ["seed=3", "checkpoint_min_interval_s=0"]
+    env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    ref = gfopt(*args, f"hydra.run.dir={tmp_path / 'ref'}", cwd=tmp_path, env=env, timeout=600)
     assert ref.returncode == 0, ref.stderr
 
     run_dir = tmp_path / "killed"
     cmd = [sys.executable, "-m", "gfopt", *args, f"hydra.run.dir={run_dir}"]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env={**os.environ, "CI": "true"},
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env={**os.environ, "CI": "true", **env},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    history = run_dir / "history.jsonl"
-    deadline = time.time() + 120
+    deadline = time.time() + 300
     while time.time() < deadline:
-        if history.exists() and len(history.read_text().splitlines()) >= 12:
+        if (run_dir / watched).exists() and len((run_dir / watched).read_text().splitlines()) >= lines:
             break
-        time.sleep(0.02)
+        time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (run_dir / "result.json").exists(), "the run finished before it was killed"
 
-    resumed = gfopt(*args, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    resumed = gfopt(*args, f"hydra.run.dir={run_dir}", cwd=tmp_path, env=env, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     a = without_timings(json.loads((tmp_path / "ref" / "result.json").read_text()))
     b = without_timings(json.loads((run_dir / "result.json").read_text()))
     assert a == b
-    steps = [json.loads(x)["step"] for x in history.read_text().splitlines()]
-    assert steps == list(range(1, 41))
+    steps = [json.loads(x)["step"] for x in (run_dir / "history.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, len(steps) + 1)) and len(steps) == a["steps"]
 
 
 def test_resume_refuses_a_checkpoint_from_another_config(tmp_path):

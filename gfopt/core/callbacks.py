@@ -15,12 +15,12 @@ from gfopt.core.engine import Callback, Engine, RunResult
 
 
 def progress_enabled(setting: str | bool = "auto") -> bool:
-    """'auto' shows a bar only on a TTY and never under CI=true."""
+    """True/False as given; 'auto' shows a bar only on a TTY and never under CI (CI=true or 1)."""
     if isinstance(setting, bool):
         return setting
     if setting != "auto":
-        return setting in ("true", "on", "yes", "1")
-    return sys.stderr.isatty() and os.environ.get("CI", "").lower() != "true"
+        raise ValueError(f"progress: must be auto, true or false, got {setting!r}")
+    return sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("1", "true")
 
 
 class ProgressBar(Callback):

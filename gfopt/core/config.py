@@ -11,9 +11,7 @@ from typing import Any
 
 from omegaconf import MISSING
 
-
-class ConfigError(ValueError):
-    """A bad configuration value: the message names the key and the fix, on one line."""
+from gfopt.errors import ConfigError
 
 
 def check(cond: bool, key: str, msg: str) -> None:

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from gfopt.core.problem import Genome, Problem
+from gfopt.core.space import ANY, describe_kind, fits
+from gfopt.errors import ConfigError
 
 StepGenerator = Generator[list[Genome], np.ndarray, None]
 
@@ -27,6 +29,11 @@ class Budget:
     steps: int | None = None
     evaluations: int | None = None
     wall_time_s: float | None = None
+
+    @property
+    def unlimited(self) -> bool:
+        """True when no limit is set (the engine alone must stop the run)."""
+        return self.steps is None and self.evaluations is None and self.wall_time_s is None
 
     def exhausted(self, steps: int, evaluations: int, seconds: float) -> str | None:
         """Name of the first exhausted limit, or None."""
@@ -51,10 +58,30 @@ class RunResult:
     stopped_by: str
     population: list[Genome] = field(default_factory=list)
     fitness: np.ndarray = field(default_factory=lambda: np.empty(0))
+    history: list[dict[str, Any]] = field(default_factory=list)
+    """One status dict per step (what history.jsonl holds), restored with the checkpoint on resume."""
+
+
+@dataclass
+class Comparison:
+    """A run to make beside the main one (a baseline): its own problem view, engine and budget."""
+
+    name: str
+    problem: Problem
+    engine: Engine
+    budget: Budget
 
 
 class Engine(ABC):
-    """Base class: subclasses implement `_step` (and `_state`/`_load_state` for their own fields)."""
+    """Base class: subclasses implement `_step` (and `_state`/`_load_state` for their own fields).
+
+    `space` is the kind of genome the engine itself needs (CMA-ES: real vectors; most engines: any, their operators
+    decide). `operators()` lists the configured operators; `check_space` refuses, in one line, an engine or operator
+    that does not fit the problem's space (called by the app from the config before the problem is built, and in
+    `setup`).
+    """
+
+    space: str = ANY
 
     def __init__(self) -> None:
         self.problem: Problem | None = None
@@ -66,14 +93,40 @@ class Engine(ABC):
         self.best_fitness = float("nan")
         self.converged = False
         self.step_done = False
+        self.history: list[dict[str, Any]] = []
         self._gen: StepGenerator | None = None
         self._pending: list[Genome] | None = None
 
     # ----------------------------------------------------------------- wiring
+    def operators(self) -> dict[str, Any]:
+        """The configured operators by config key (`crossover`, `neighbourhood`, ...); None entries are skipped."""
+        return {}
+
+    def check_space(self, kind: str, problem_name: str = "the problem", label: str | None = None) -> None:
+        """Raise a one-line ConfigError when the engine or an operator does not fit a space of `kind`.
+
+        `label` prefixes the message (default: the operator's config key, `engine.crossover`).
+        """
+        parts = [("engine", self)] + [(f"engine.{k}", op) for k, op in self.operators().items() if op is not None]
+        for key, part in parts:
+            if not fits(part.space, kind):
+                raise ConfigError(
+                    f"{label or key}: {type(part).__name__} works on {describe_kind(part.space)}; "
+                    f"{problem_name} searches {describe_kind(kind)}"
+                )
+
+    def never_stops(self, budget: Budget) -> bool:
+        """True when, under `budget`, nothing would ever end the run (refused before it starts)."""
+        return False
+
     def setup(self, problem: Problem, rng: np.random.Generator) -> None:
-        """Bind the problem and the run's single random generator."""
+        """Bind the problem and the run's single random generator; check and bind the operators."""
         self.problem = problem
         self.rng = rng
+        self.check_space(problem.space.kind, getattr(problem, "name", type(problem).__name__))
+        for op in self.operators().values():
+            if op is not None:
+                op.bind(problem)
 
     def _better(self, a: float, b: float) -> bool:
         """Scalar form of `improves`: one comparison rule (the problem's sense) for every decision."""
@@ -115,7 +168,7 @@ class Engine(ABC):
     def tell(self, genomes: Sequence[Genome], fitness: np.ndarray) -> None:
         """Report the fitness of the batch returned by `ask`."""
         if self._gen is None:
-            return
+            raise RuntimeError("tell: no batch is in flight (call ask first)")
         fitness = np.asarray(fitness, dtype=float).reshape(-1)
         if len(fitness) != len(genomes):
             raise ValueError(f"tell: got {len(fitness)} fitness values for {len(genomes)} genomes")
@@ -153,6 +206,10 @@ class Engine(ABC):
         """The current population and its fitness (a single point for local search)."""
         return ([self.best], np.array([self.best_fitness])) if self.best is not None else ([], np.empty(0))
 
+    def report(self) -> dict[str, Any]:
+        """Extra `result.json` fields about the search itself (e.g. a neighbourhood's resolved sizes)."""
+        return {}
+
     def status(self) -> dict[str, Any]:
         """Numbers that describe the last step, for progress bars and history files."""
         _, fit = self.population()
@@ -171,19 +228,21 @@ class Engine(ABC):
         pass
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue the run exactly: counters, best, RNG, subclass state."""
+        """Everything needed to continue the run exactly: counters, best, RNG, history, subclass and problem state."""
         if self._gen is not None:
             raise RuntimeError("state_dict is only defined between steps")
-        p = self.problem
+        space = self.problem.space
         return {
             "steps": self.steps,
             "evaluations": self.evaluations,
             "elapsed_s": self.elapsed_s,
             "converged": self.converged,
-            "best": None if self.best is None else p.to_array(self.best),
+            "best": None if self.best is None else space.to_array(self.best),
             "best_fitness": self.best_fitness,
             "rng": self.rng.bit_generator.state,
+            "history": list(self.history),
             "engine": self._state(),
+            "problem": self.problem.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -192,10 +251,12 @@ class Engine(ABC):
         self.evaluations = int(state["evaluations"])
         self.elapsed_s = float(state["elapsed_s"])
         self.converged = bool(state["converged"])
-        self.best = None if state["best"] is None else self.problem.from_array(state["best"])
+        self.best = None if state["best"] is None else self.problem.space.from_array(state["best"])
         self.best_fitness = float(state["best_fitness"])
         self.rng.bit_generator.state = state["rng"]
+        self.history = list(state["history"])
         self._load_state(state["engine"])
+        self.problem.load_state_dict(state["problem"])
 
 
 class Callback:
@@ -238,13 +299,14 @@ def run(
             if stopped_by:
                 break
         batch = engine.ask()
-        fitness = problem.evaluate(batch) if len(batch) else np.empty(0)
-        engine.tell(batch, fitness)
+        if not engine.step_done:  # a step that needed no evaluation finished inside `ask`
+            engine.tell(batch, problem.evaluate(batch) if len(batch) else np.empty(0))
         if engine.step_done:
             engine.step_done = False
             engine.elapsed_s = time.perf_counter() - t0
             status = engine.status()
             status["seconds"] = engine.elapsed_s
+            engine.history.append(status)
             for cb in callbacks:
                 cb.on_step(engine, status)
     pop, fit = engine.population()
@@ -257,6 +319,7 @@ def run(
         stopped_by=stopped_by,
         population=pop,
         fitness=fit,
+        history=list(engine.history),
     )
     for cb in callbacks:
         cb.on_end(engine, result)

@@ -6,10 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from gfopt.core.engine import Engine, StepGenerator
+from gfopt.core.engine import Budget, Engine, StepGenerator
 from gfopt.core.operators import Crossover, Mutation, Selection, Succession
 from gfopt.core.operators.selection import positive_weights, roulette
-from gfopt.core.problem import Problem
 
 
 class PopulationEngine(Engine):
@@ -53,13 +52,13 @@ class PopulationEngine(Engine):
         self.next_id = 0
         self.stale = 0
 
-    def setup(self, problem: Problem, rng: np.random.Generator) -> None:
-        """Bind the problem; operators with a `bind(problem)` method learn its layout (e.g. layer sizes)."""
-        super().setup(problem, rng)
-        for op in (self.selection, self.crossover, self.mutation, self.succession):
-            bind = getattr(op, "bind", None)
-            if bind is not None:
-                bind(problem)
+    def operators(self) -> dict[str, Any]:
+        return {"selection": self.selection, "crossover": self.crossover, "mutation": self.mutation,
+                "succession": self.succession}
+
+    def never_stops(self, budget: Budget) -> bool:
+        """Without a budget limit, `generations` or `patience`, a population search runs for ever."""
+        return budget.unlimited and self.generations is None and self.patience is None
 
     def _new_ids(self, n: int) -> list[int]:
         ids = list(range(self.next_id, self.next_id + n))
@@ -71,6 +70,7 @@ class PopulationEngine(Engine):
         if not self.genomes:  # step 0: the initial population
             pop = self.problem.initial(self.population_size, rng)
             fit = yield pop
+            pop, fit = yield from self._improve(list(pop), np.asarray(fit, float))
             self.genomes, self.fitness, self.ids = list(pop), np.asarray(fit, float), self._new_ids(len(pop))
             if self.succession is not None:
                 self.succession.update(self.ids, self.genomes, self.scores(self.fitness))
@@ -98,6 +98,7 @@ class PopulationEngine(Engine):
         new = children + mutants
         if new:
             fit = yield new
+            new, fit = yield from self._improve(new, np.asarray(fit, float))
             new_ids = self._new_ids(len(new))
             if self.succession is not None:
                 self.succession.update(new_ids, new, self.scores(fit))
@@ -110,11 +111,16 @@ class PopulationEngine(Engine):
             self.genomes = [self.genomes[k] for k in keep]
             self.fitness = self.fitness[keep]
             self.ids = [self.ids[k] for k in keep]
-            if self.succession is not None and hasattr(self.succession, "forget"):
+            if self.succession is not None:
                 self.succession.forget(self.ids)
         self.stale = 0 if self._better(self.best_fitness, best_before) else self.stale + 1
         if self.patience is not None and self.stale >= self.patience:
             self.converged = True
+
+    def _improve(self, genomes: list[Any], fitness: np.ndarray) -> StepGenerator:
+        """Hook for memetic engines: return improved (genomes, fitness) of freshly evaluated individuals."""
+        return genomes, fitness
+        yield  # a generator that evaluates nothing
 
     def stop(self) -> bool:
         """Early stop (`patience`) or `generations` done after the initial population (step 0)."""
@@ -124,9 +130,9 @@ class PopulationEngine(Engine):
         return list(self.genomes), self.fitness.copy()
 
     def _state(self) -> dict[str, Any]:
-        p = self.problem
+        space = self.problem.space
         state = {
-            "genomes": [p.to_array(g) for g in self.genomes],
+            "genomes": [space.to_array(g) for g in self.genomes],
             "fitness": self.fitness,
             "ids": list(self.ids),
             "next_id": self.next_id,
@@ -137,8 +143,8 @@ class PopulationEngine(Engine):
         return state
 
     def _load_state(self, state: dict[str, Any]) -> None:
-        p = self.problem
-        self.genomes = [p.from_array(a) for a in state["genomes"]]
+        space = self.problem.space
+        self.genomes = [space.from_array(a) for a in state["genomes"]]
         self.fitness = np.asarray(state["fitness"], float)
         self.ids = [int(i) for i in state["ids"]]
         self.next_id = int(state["next_id"])

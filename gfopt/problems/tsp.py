@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +13,8 @@ import numpy as np
 from gfopt.core.config import check
 from gfopt.core.operators.permutation import SwapNeighbourhood
 from gfopt.core.problem import Problem
-
-
-@dataclass
-class TspConfig:
-    _target_: str = "gfopt.problems.tsp.TspProblem"
-    name: str = "tsp"
-    cities: int = 12
-    instance_seed: int = 0
-    delay_s: float = 0.0  # simulated cost per evaluated batch (demos of progress, checkpoints, sweeps)
-
-    def __post_init__(self) -> None:
-        check(self.cities >= 3, "problem.cities", f"must be >= 3, got {self.cities}")
-        check(self.delay_s >= 0, "problem.delay_s", f"must be >= 0, got {self.delay_s}")
+from gfopt.core.schema import schema_of
+from gfopt.core.space import PERMUTATION, PermutationSpace
 
 
 def tour_lengths(dist: np.ndarray, tours: np.ndarray) -> np.ndarray:
@@ -39,18 +27,25 @@ class TspProblem(Problem):
     """Minimize the closed tour length through `cities` uniform random points in the unit square."""
 
     sense = "min"
+    space_kind = PERMUTATION
 
     def __init__(self, name: str = "tsp", cities: int = 12, instance_seed: int = 0, delay_s: float = 0.0,
                  coords: np.ndarray | None = None) -> None:
+        """`delay_s`: a simulated cost per evaluated batch (demos of progress, checkpoints, sweeps)."""
+        check(cities >= 3, "problem.cities", f"must be >= 3, got {cities}")
+        check(delay_s >= 0, "problem.delay_s", f"must be >= 0, got {delay_s}")
         self.name = name
         self.delay_s = delay_s
         if coords is None:
             coords = np.random.default_rng(instance_seed).random((cities, 2))
         self.coords = np.asarray(coords, dtype=float)
         self.dist = np.linalg.norm(self.coords[:, None] - self.coords[None], axis=-1)
+        self._space = PermutationSpace(len(self.coords))
 
-    def initial(self, n: int, rng: np.random.Generator) -> list[np.ndarray]:
-        return [rng.permutation(len(self.coords)) for _ in range(n)]
+    @property
+    def space(self) -> PermutationSpace:
+        """Tours: permutations of the cities."""
+        return self._space
 
     def evaluate(self, genomes: Sequence[np.ndarray]) -> np.ndarray:
         if self.delay_s:
@@ -61,7 +56,7 @@ class TspProblem(Problem):
         """Local search on tours: all position swaps."""
         return SwapNeighbourhood()
 
-    def finalize(self, result: Any, outdir: Path) -> dict[str, Any]:
+    def finalize(self, result: Any, outdir: Path, comparisons: dict[str, Any] | None = None) -> dict[str, Any]:
         return {"tour": [int(x) for x in result.best], "length": float(result.best_fitness)}
 
     def save(self, genome: np.ndarray, path: Path) -> None:
@@ -69,5 +64,5 @@ class TspProblem(Problem):
 
 
 def register(cs: Any) -> None:
-    """Store the schema in Hydra's ConfigStore."""
-    cs.store(group="schema/problem", name="tsp", node=TspConfig)
+    """Store the schema (the constructor's arguments) in Hydra's ConfigStore."""
+    cs.store(group="schema/problem", name="tsp", node=schema_of(TspProblem))

@@ -31,31 +31,34 @@ def test_default_config_composes_to_the_topo_default_run():
     cfg = composed()
     validate(cfg)
     assert cfg.problem.name == "dag_topo" and cfg.engine.restarts is None
-    assert cfg.problem.search.sizes == "full" and cfg.problem.search.restarts is None
+    nb = cfg.engine.neighbourhood
+    assert nb.sizes == "full" and nb._target_.endswith("TopoSwapNeighbourhood")
     assert cfg.problem.data.d == 20 and cfg.problem.w_threshold == 0.3
 
 
 def test_auto_restarts_are_four_below_d200_and_one_from_there():
     from gfopt.problems.dag_topo.problem import DagTopoProblem
 
-    assert DagTopoProblem(data={"d": 8, "n": 50}).default_restarts == 4
-    assert DagTopoProblem(data={"d": 200, "n": 400, "k": 1}).default_restarts == 1
-    assert DagTopoProblem(data={"d": 8, "n": 50}, search={"restarts": 0}).default_restarts == 0
+    assert DagTopoProblem(data={"d": 8, "n": 50}).default_restarts() == 4
+    assert DagTopoProblem(data={"d": 200, "n": 400, "k": 1}).default_restarts() == 1
 
 
 def test_bad_values_fail_validation_naming_the_key():
-    with pytest.raises(ConfigError, match="problem.search.sizes: must be one of"):
-        validate(composed("problem.search.sizes=huge"))
+    from gfopt.app import _build
+
+    with pytest.raises(ConfigError, match="engine.neighbourhood.sizes: must be one of"):
+        _build(composed("engine.neighbourhood.sizes=huge").engine, "engine")
     with pytest.raises(ConfigError, match="problem.data.noise"):
         validate(composed("problem.data.noise=cauchy"))
 
 
 def test_reference_sizes_reach_the_neighbourhood():
-    cfg = composed("problem.search.sizes=auto", "problem.search.size_small=7", "problem.data.d=10")
+    cfg = composed("engine.neighbourhood.sizes=auto", "engine.neighbourhood.size_small=7", "problem.data.d=10")
     from hydra.utils import instantiate
 
     p = instantiate(cfg.problem, _convert_="object")
-    nb = p.default_neighbourhood()
+    nb = instantiate(cfg.engine.neighbourhood)
+    nb.bind(p)
     assert (nb.size_small, nb.size_large, nb.max_escalations, nb.levels) == (7, 28, 1, 2)
 
 
@@ -68,7 +71,7 @@ def gfopt(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_run_writes_every_output(tmp_path):
     out = tmp_path / "run"
-    p = gfopt("problem.data.d=8", "problem.search.restarts=1", f"hydra.run.dir={out}", cwd=tmp_path)
+    p = gfopt("problem.data.d=8", "engine.restarts=1", f"hydra.run.dir={out}", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     res = json.loads((out / "result.json").read_text())
     for key in ("score", "order", "n_edges", "wall_time_s", "metrics"):

@@ -61,11 +61,11 @@ def test_logistic_node_fit_uses_the_score_lambda():
 
 def test_logistic_topo_run_on_binary_data():
     ds = simulate("ER", 1, 5, 400, "gauss", "logistic", 2)
-    p = DagTopoProblem(score={"type": "logistic", "lambda1": 0.01}, search={"restarts": 0}, dataset=ds)
+    p = DagTopoProblem(score={"type": "logistic", "lambda1": 0.01}, dataset=ds)
     from gfopt.core.engine import run
     from gfopt.core.local_search import LocalSearchEngine
 
-    res = run(p, LocalSearchEngine(restarts=None), np.random.default_rng(0))
+    res = run(p, LocalSearchEngine(restarts=0), np.random.default_rng(0))
     f = p.fit(res.best)
     assert f.score == pytest.approx(p.weights_score(f.W), rel=1e-9)
     # the search never ends worse than its start
@@ -106,6 +106,6 @@ def test_mlp_topo_run_orders_a_nonlinear_chain():
     c = b**2 + 0.2 * rng.normal(size=200)
     ds = Dataset(X=np.c_[c, a, b], names=["c", "a", "b"])
     p = DagTopoProblem(score={"type": "mlp", "hidden": 5, "lambda2": 0.001, "max_iter": 400, "tol": 1e-5},
-                       search={"restarts": 1}, dataset=ds)
-    res = run(p, LocalSearchEngine(restarts=None), np.random.default_rng(0))
+                       dataset=ds)
+    res = run(p, LocalSearchEngine(restarts=1), np.random.default_rng(0))
     assert list(res.best) == [1, 2, 0]  # a -> b -> c: the only order whose nodes are functions of predecessors

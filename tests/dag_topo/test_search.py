@@ -9,6 +9,7 @@ import pytest
 
 from gfopt.core.engine import run
 from gfopt.core.local_search import LocalSearchEngine
+from gfopt.core.operators import MoveBatch
 from gfopt.problems.dag_topo.data import Dataset, simulate
 from gfopt.problems.dag_topo.metrics import count_accuracy
 from gfopt.problems.dag_topo.neighbourhood import TopoSwapNeighbourhood, auto_sizes
@@ -25,13 +26,13 @@ def lstsq_score(X: np.ndarray, order) -> float:
     return 0.5 * total / len(X)
 
 
-def small_problem(d: int, seed: int, **search) -> DagTopoProblem:
+def small_problem(d: int, seed: int) -> DagTopoProblem:
     ds = simulate("ER", 2, d, 300, "gauss", "linear", seed)
-    return DagTopoProblem(data={"center": True}, search=search, dataset=ds)
+    return DagTopoProblem(data={"center": True}, dataset=ds)
 
 
-def solve(problem: DagTopoProblem, seed: int = 0, restarts: int | None = None):
-    engine = LocalSearchEngine(restarts=restarts)
+def solve(problem: DagTopoProblem, seed: int = 0, restarts: int | None = None, sizes: str = "full"):
+    engine = LocalSearchEngine(TopoSwapNeighbourhood(sizes=sizes), restarts=restarts)
     return run(problem, engine, np.random.default_rng(seed)), engine
 
 
@@ -54,9 +55,9 @@ def test_result_is_a_local_optimum_and_matches_exhaustive_global_optimum(seed):
 
 
 def test_reference_sizes_stop_at_a_local_optimum_of_their_candidate_sets():
-    p = small_problem(6, 5, sizes="auto", restarts=0)
-    result, engine = solve(p)
-    assert engine.converged and engine.escalation_limit == auto_sizes(6)[2] == 0
+    p = small_problem(6, 5)
+    result, engine = solve(p, restarts=0, sizes="auto")
+    assert engine.converged and engine.descent.escalation_limit == auto_sizes(6)[2] == 0
     nb = engine.neighbourhood
     moves = nb.moves(np.asarray(result.best), 0, np.random.default_rng(0))
     assert len(moves) == auto_sizes(6)[0]
@@ -75,13 +76,16 @@ def test_recovers_easy_er2_graph_exactly():
 def test_batch_of_swaps_scores_equal_exact_refits():
     p = small_problem(8, 3)
     order = np.random.default_rng(1).permutation(8)
-    p.fit(order)  # the base the neighbourhood would prepare
     nb = TopoSwapNeighbourhood()
     nb.bind(p)
     moves = nb.moves(order, 0, np.random.default_rng(0))
-    cands = [nb.apply(order, [m]) for m in moves] + [np.arange(8)]  # the last one is not a swap: exact path
-    got = p.evaluate(cands)
-    np.testing.assert_allclose(got, [lstsq_score(p.X, c) for c in cands], rtol=1e-9)
+    batch = MoveBatch(order, moves, nb)  # scored from the base order's fit, without refits
+    exact_before = p.exact_evaluations
+    got = p.evaluate(batch)
+    assert p.exact_evaluations == exact_before and p.fast_evaluations >= len(moves)
+    np.testing.assert_allclose(got, [lstsq_score(p.X, c) for c in batch], rtol=1e-9)
+    cands = list(batch[:3]) + [np.arange(8)]  # a list: swaps of a cached fit are fast, the last one is exact
+    np.testing.assert_allclose(p.evaluate(cands), [lstsq_score(p.X, c) for c in cands], rtol=1e-9)
 
 
 def test_candidates_are_forbidden_pairs_ranked_by_path_weight():
@@ -113,8 +117,8 @@ def test_grad_filter_keeps_only_pairs_the_loss_wants():
 
 
 def test_multi_swap_acceptance_never_worse_than_best_single_swap():
-    p = small_problem(10, 6, sizes="auto", restarts=0)
-    result, engine = solve(p)
+    p = small_problem(10, 6)
+    result, engine = solve(p, restarts=0, sizes="auto")
     assert engine.accepted_moves >= engine.steps - 2  # at least one swap per improving step
     assert result.best_fitness == pytest.approx(lstsq_score(p.X, result.best), rel=1e-9)
 

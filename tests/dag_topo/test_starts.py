@@ -67,15 +67,15 @@ def test_post_processing_never_worsens_the_score_of_a_dag_it_starts_from(tmp_pat
             if rng.random() < 0.4:
                 W[order[a], order[b]] = rng.normal()
         np.save(tmp_path / f"w{trial}.npy", W)
-        p = DagTopoProblem(search={"init": str(tmp_path / f"w{trial}.npy"), "restarts": 0}, dataset=ds)
-        res = run(p, LocalSearchEngine(restarts=None), np.random.default_rng(0))
+        p = DagTopoProblem(search={"init": str(tmp_path / f"w{trial}.npy"), }, dataset=ds)
+        res = run(p, LocalSearchEngine(restarts=0), np.random.default_rng(0))
         assert p.fit(res.best).score <= base.weights_score(W) + 1e-12
 
 
 def post_process(method: str, ds) -> tuple[DagTopoProblem, np.ndarray, float]:
     """Run TOPO from `method`'s output; return the problem, that output thresholded, and TOPO's final score."""
-    p = DagTopoProblem(search={"init": method, "restarts": 0}, dataset=ds)
-    res = run(p, LocalSearchEngine(restarts=None), np.random.default_rng(0))
+    p = DagTopoProblem(search={"init": method, }, dataset=ds)
+    res = run(p, LocalSearchEngine(restarts=0), np.random.default_rng(0))
     W_method = p.thresholded(p.start_weights[method])
     assert is_acyclic(W_method) and p.start_kinds == [method]
     return p, W_method, p.fit(res.best).score

@@ -81,7 +81,12 @@ def test_finalize_writes_every_output(toy_dir, tmp_path):
                                                         "lorahub", "model_swarms"], baseline_budget=8))
     r = run(p, _engine(), np.random.default_rng(0), Budget(), [History(tmp_path / "history.jsonl")])
     p.save(r.best, tmp_path / "best")
-    out = p.finalize(r, tmp_path)
+    runs = p.comparisons(r)
+    compared = {c.name: run(c.problem, c.engine, np.random.default_rng(i), c.budget) for i, c in enumerate(runs)}
+    # each baseline is a run of its own, within the budget (a generation is never cut: the swarm may end above it)
+    assert compared["random_search"].evaluations == compared["lorahub"].evaluations == 8
+    assert compared["best_expert"].evaluations == len(p.experts) and 8 <= compared["model_swarms"].evaluations <= 14
+    out = p.finalize(r, tmp_path, compared)
     json.dumps(out)
     assert set(out["test"]["baselines"]) == {"best_expert", "shared", "uniform", "random_search", "lorahub",
                                              "model_swarms"}

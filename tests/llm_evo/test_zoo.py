@@ -168,13 +168,13 @@ def test_cli_info_and_errors(tiny: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_progress_bar_is_off_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gfopt.problems.llm_evo.zoo.build import progress_enabled
+    from gfopt.core.callbacks import progress_enabled
 
     monkeypatch.setattr("sys.stderr.isatty", lambda: True)
     monkeypatch.setenv("CI", "true")
-    assert not progress_enabled(True)
+    assert not progress_enabled("auto")
     monkeypatch.delenv("CI")
-    assert progress_enabled(True) and not progress_enabled(False)
+    assert progress_enabled("auto") and progress_enabled(True) and not progress_enabled(False)
 
 
 def test_unknown_preset_is_a_config_error() -> None:

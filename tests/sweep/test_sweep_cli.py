@@ -98,7 +98,7 @@ def test_grid_path_with_the_basic_sweeper_still_works(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     cities = sorted(len(yaml.safe_load(p.read_text())["tour"]) for p in (tmp_path / "g").rglob("result.json"))
     assert cities == [5, 6]
-    proc = gfopt("problem=dag_topo", "problem.data.d=5,6", "problem.data.n=100", "problem.search.restarts=0",
+    proc = gfopt("problem=dag_topo", "problem.data.d=5,6", "problem.data.n=100", "engine.restarts=0",
                  f"hydra.sweep.dir={tmp_path}/d", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(yaml.safe_load(p.read_text())["d"] for p in (tmp_path / "d").rglob("result.json")) == [5, 6]

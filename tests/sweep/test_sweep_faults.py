@@ -44,11 +44,11 @@ class Sweep:
         self.tmp, self.storage, self.n_trials = tmp, storage, n_trials
         self.name = f"fault-{uuid.uuid4().hex[:8]}"
         self.args = ["hydra/sweeper=gfopt_optuna", "problem=tsp", "engine=ga", "problem.cities=8",
-                     f"budget.wall_time_s={trial_s}", "engine.crossover_rate=interval(0.1, 1.0)",
-                     "engine.population_size=int(interval(4, 24))", f"hydra.sweeper.storage={storage}",
-                     f"hydra.sweeper.study_name={self.name}", f"hydra.sweeper.n_trials={n_trials}",
-                     "hydra.sweeper.heartbeat_interval=1", "hydra.sweeper.grace_period=3",
-                     "hydra.sweeper.plots=false", *extra]
+                     "engine.generations=null", f"budget.wall_time_s={trial_s}",
+                     "engine.crossover_rate=interval(0.1, 1.0)", "engine.population_size=int(interval(4, 24))",
+                     f"hydra.sweeper.storage={storage}", f"hydra.sweeper.study_name={self.name}",
+                     f"hydra.sweeper.n_trials={n_trials}", "hydra.sweeper.heartbeat_interval=1",
+                     "hydra.sweeper.grace_period=3", "hydra.sweeper.plots=false", *extra]
         self.procs: dict[str, subprocess.Popen] = {}
 
     def start(self, label: str) -> subprocess.Popen:

@@ -6,14 +6,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-
-def random_permutation(d: int, rng: np.random.Generator) -> np.ndarray:
-    """A uniformly random permutation of range(d)."""
-    return rng.permutation(d)
+from gfopt.core.operators import Crossover, Mutation, Neighbourhood
+from gfopt.core.space import PERMUTATION
 
 
-class OrderCrossover:
+class OrderCrossover(Crossover):
     """OX: copy a random slice of the first parent, fill the rest in the second parent's order."""
+
+    space = PERMUTATION
 
     def __call__(self, parents: Sequence[np.ndarray], weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         p1, p2 = np.asarray(parents[0]), np.asarray(parents[1])
@@ -29,8 +29,10 @@ class OrderCrossover:
         return child
 
 
-class SwapMutation:
+class SwapMutation(Mutation):
     """Exchange the elements at two random positions."""
+
+    space = PERMUTATION
 
     def __call__(self, genome: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         out = np.array(genome, copy=True)
@@ -39,8 +41,10 @@ class SwapMutation:
         return out
 
 
-class InversionMutation:
+class InversionMutation(Mutation):
     """Reverse a random slice."""
+
+    space = PERMUTATION
 
     def __call__(self, genome: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         out = np.array(genome, copy=True)
@@ -49,21 +53,27 @@ class InversionMutation:
         return out
 
 
-class SwapNeighbourhood:
-    """All position swaps (i < j) of a permutation, one level; a move is a pair of positions."""
+class PositionSwaps(Neighbourhood):
+    """Base of neighbourhoods whose moves exchange two positions (a, b), a < b, of a permutation."""
+
+    space = PERMUTATION
+
+    def apply(self, current: np.ndarray, moves: Sequence[tuple[int, int]]) -> np.ndarray:
+        out = np.array(current, copy=True)
+        for a, b in moves:
+            out[[a, b]] = out[[b, a]]
+        return out
+
+    def overlaps(self, m1: tuple[int, int], m2: tuple[int, int]) -> bool:
+        """Position intervals [a, b] that intersect (for column-separable scores, gains of disjoint ones add)."""
+        return not (m1[1] < m2[0] or m2[1] < m1[0])
+
+
+class SwapNeighbourhood(PositionSwaps):
+    """All position swaps (a < b) of a permutation, one level."""
 
     levels = 1
 
     def moves(self, current: np.ndarray, level: int, rng: np.random.Generator) -> list[tuple[int, int]]:
         d = len(current)
         return [(i, j) for i in range(d) for j in range(i + 1, d)]
-
-    def apply(self, current: np.ndarray, moves: Sequence[tuple[int, int]]) -> np.ndarray:
-        out = np.array(current, copy=True)
-        for i, j in moves:
-            out[[i, j]] = out[[j, i]]
-        return out
-
-    def overlaps(self, a: tuple[int, int], b: tuple[int, int]) -> bool:
-        """Position intervals [i, j] that intersect."""
-        return not (a[1] < b[0] or b[1] < a[0])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gfopt.core.operators import Selection
+
 
 def positive_weights(scores: np.ndarray) -> np.ndarray:
     """Scores -> probabilities. Positive scores are used as they are; otherwise shifted above the minimum.
@@ -31,7 +33,7 @@ def top(scores: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-np.asarray(scores, dtype=float), kind="stable")[:k]
 
 
-class ElitistTournament:
+class ElitistTournament(Selection):
     """GENOME's selection: keep the top `elite_fraction`, fill the rest by size-`k` tournaments."""
 
     def __init__(self, elite_fraction: float = 0.1, tournament_size: int = 3) -> None:
@@ -49,7 +51,7 @@ class ElitistTournament:
         return np.asarray(chosen, dtype=int)
 
 
-class EliteRoulette:
+class EliteRoulette(Selection):
     """GENOME+'s selection: keep the top `elite_fraction`, fill by roulette without replacement."""
 
     def __init__(self, elite_fraction: float = 0.1) -> None:

@@ -7,13 +7,18 @@ from typing import Any
 
 import numpy as np
 
+from gfopt.core.operators import Succession
+from gfopt.core.space import REAL
 
-class ParticleSwarm:
+
+class ParticleSwarm(Succession):
     """v <- (r0 phi_i v + r1 phi_c (p - x) + r2 phi_s (g - x) - r3 phi_r (w - x)) / sum(r_k phi_k); x += lam v.
 
     p is each individual's own personal best (a separate copy, never an alias of x), g the best and w the
     worst of the current population; lam = step * decay**generation.
     """
+
+    space = REAL
 
     def __init__(
         self,

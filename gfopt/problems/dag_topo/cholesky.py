@@ -45,11 +45,6 @@ def factor_order(S: np.ndarray, order: np.ndarray) -> OrderFactor:
     return OrderFactor(order=order, L=L, Linv=Linv, var=np.diag(L) ** 2)
 
 
-def order_variances(S: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Residual variance of each position of `order` (exact, one Cholesky)."""
-    return factor_order(S, order).var
-
-
 def weights_from_factor(f: OrderFactor) -> np.ndarray:
     """The OLS weight matrix W (node space, W[i, j] = weight of edge i -> j) of the factor's order."""
     d = len(f.order)

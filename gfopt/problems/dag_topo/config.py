@@ -11,8 +11,6 @@ GRAPHS = ("ER", "SF")
 NOISES = ("gauss", "exp", "gumbel", "uniform")
 SEMS = ("linear", "logistic", "poisson")
 SCORES = ("least_squares", "logistic", "mlp")
-H_FORMS = ("logdet", "exp", "poly")
-SIZES = ("full", "auto")
 
 
 @dataclass
@@ -62,40 +60,19 @@ class DagScoreConfig:
 
 @dataclass
 class DagSearchConfig:
-    """Swap search: starting points, candidate-set sizes, acyclicity form, gradient filter.
+    """Where the search starts: `init` is the first start (random, dagma, notears, data or a .npy file).
 
-    `init` is the first start; `restarts` more random starts follow (used when engine.restarts is null; null here
-    means 4 below d = 200 and 1 from there on, which keeps d = 200 under a minute on 2 cores).
-    `sizes: auto` is the reference's auto sizing (small/large sets, one escalation for d >= 10); `full` adds a
-    third level with every remaining forbidden pair and allows unlimited escalation, so the search stops only at
-    a true local optimum of the swap neighbourhood. Explicit `size_*` / `no_large_search` win over both.
+    The swap neighbourhood's settings and the restarts are the engine's (`engine.neighbourhood.*`,
+    `engine.restarts`; conf/operators/local_search_dag_topo.yaml).
     """
 
     init: str = "random"
-    restarts: int | None = None
-    sizes: str = "full"
-    size_small: int | None = None
-    size_large: int | None = None
-    no_large_search: int | None = None
-    h: str = "logdet"
-    grad_filter: float | None = None
     dagma_lambda1: float = 0.02
     notears_lambda1: float = 0.1
 
     def __post_init__(self) -> None:
         check(isinstance(self.init, str) and self.init != "", "problem.search.init",
               "must be random, dagma, notears, data or a path to a .npy order / weight matrix")
-        r = self.restarts
-        check(r is None or r >= 0, "problem.search.restarts", f"must be >= 0 or null (auto), got {r}")
-        check(self.sizes in SIZES, "problem.search.sizes", f"must be one of {SIZES}, got {self.sizes!r}")
-        for key in ("size_small", "size_large"):
-            v = getattr(self, key)
-            check(v is None or v >= 1, f"problem.search.{key}", f"must be >= 1 or null (auto), got {v}")
-        nl = self.no_large_search
-        check(nl is None or nl >= 0, "problem.search.no_large_search", f"must be >= 0 or null (auto), got {nl}")
-        check(self.h in H_FORMS, "problem.search.h", f"must be one of {H_FORMS}, got {self.h!r}")
-        gf = self.grad_filter
-        check(gf is None or gf >= 0, "problem.search.grad_filter", f"must be >= 0 or null (off), got {gf}")
         check(self.dagma_lambda1 >= 0, "problem.search.dagma_lambda1", "must be >= 0")
         check(self.notears_lambda1 >= 0, "problem.search.notears_lambda1", "must be >= 0")
 

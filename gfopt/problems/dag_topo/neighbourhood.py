@@ -8,11 +8,16 @@ mark edges that are cheap to allow; the candidates are the forbidden pairs with 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from scipy.linalg import expm, solve_triangular
+
+from gfopt.core.operators.permutation import PositionSwaps
+from gfopt.errors import ConfigError
+
+SIZES = ("full", "auto")
+H_FORMS = ("logdet", "exp", "poly")
 
 
 def auto_sizes(d: int) -> tuple[int, int, int]:
@@ -49,20 +54,24 @@ def _pairs(d: int) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-class TopoSwapNeighbourhood:
-    """Levels of G_h-ranked swaps: the `size_small` best pairs, then up to `size_large`, then (optionally) up to
-    `size_full`; each level holds only the pairs the previous ones did not. `max_escalations` tells the engine how
-    often a level above 0 may run (null: unlimited)."""
+class TopoSwapNeighbourhood(PositionSwaps):
+    """Levels of G_h-ranked swaps: the `size_small` best pairs, then up to `size_large`, then (with `sizes: full`)
+    every remaining forbidden pair; each level holds only the pairs the previous ones did not.
 
-    def __init__(self, size_small: int | None = None, size_large: int | None = None,
-                 no_large_search: int | None = None, h: str = "logdet", grad_filter: float | None = None,
-                 size_full: int | None = None) -> None:
-        self.size_small = size_small
-        self.size_large = size_large
-        self.size_full = size_full
-        self.max_escalations = no_large_search
-        self.h = h
-        self.grad_filter = grad_filter
+    `sizes: auto` is the reference's auto sizing (small/large sets, `no_large_search` escalations: 1 for d >= 10);
+    `full` adds the third level and allows unlimited escalation, so the search stops only at a true local optimum
+    of the swap neighbourhood. Explicit `size_small` / `size_large` / `no_large_search` win over both. Sizes are
+    resolved for the problem's d in `bind`; `max_escalations` tells the engine how often a level above 0 may run.
+    `grad_filter` keeps only swaps whose new edge the loss wants (|grad Q| >= grad_filter: the paper's Algorithm 2).
+    """
+
+    def __init__(self, sizes: str = "full", size_small: int | None = None, size_large: int | None = None,
+                 no_large_search: int | None = None, h: str = "logdet", grad_filter: float | None = None) -> None:
+        _check_settings(sizes, size_small, size_large, no_large_search, h, grad_filter)
+        self.sizes, self.h, self.grad_filter = sizes, h, grad_filter
+        self.config = (size_small, size_large, no_large_search)
+        self.size_small = self.size_large = self.size_full = None
+        self.max_escalations: int | None = no_large_search
         self.problem: Any = None
         self._ranked: tuple[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
 
@@ -72,8 +81,29 @@ class TopoSwapNeighbourhood:
         return 3 if self.size_full is not None else 2
 
     def bind(self, problem: Any) -> None:
-        """Attach the problem whose `fit(order)` gives W and whose score gives the loss gradient."""
+        """Attach the dag_topo problem (its `fit(order)` gives W, its score the loss gradient); resolve the sizes."""
+        from gfopt.problems.dag_topo.problem import DagTopoProblem
+
+        if not isinstance(problem, DagTopoProblem):
+            raise ConfigError(f"engine.neighbourhood: TopoSwapNeighbourhood ranks swaps by a DAG fit and needs "
+                              f"problem=dag_topo, not {type(problem).__name__}; use "
+                              "gfopt.core.operators.permutation.SwapNeighbourhood")
         self.problem = problem
+        d = problem.d
+        small, large, nls = auto_sizes(d)
+        full = None
+        if self.sizes == "full":
+            full, nls = d * (d - 1) // 2, None
+        size_small, size_large, no_large_search = self.config
+        self.size_small = size_small if size_small is not None else small
+        self.size_large = size_large if size_large is not None else large
+        self.max_escalations = no_large_search if no_large_search is not None else nls
+        self.size_full = full if full is not None and full > self.size_large else None
+
+    def describe(self) -> dict[str, Any]:
+        return {"sizes": self.sizes, "size_small": self.size_small, "size_large": self.size_large,
+                "no_large_search": self.max_escalations, "size_full": self.size_full, "h": self.h,
+                "grad_filter": self.grad_filter}
 
     def forbidden_pairs(self, current: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All forbidden pairs as position pairs (a, b), a < b, with their G_h values (gradient-filtered if asked)."""
@@ -114,12 +144,18 @@ class TopoSwapNeighbourhood:
         rank = idx[np.argsort(values[idx], kind="stable")][lo:hi]
         return list(zip(a[rank].tolist(), b[rank].tolist(), strict=True))
 
-    def apply(self, current: np.ndarray, moves: Sequence[tuple[int, int]]) -> np.ndarray:
-        out = np.array(current, copy=True)
-        for a, b in moves:
-            out[a], out[b] = out[b], out[a]
-        return out
 
-    def overlaps(self, m1: tuple[int, int], m2: tuple[int, int]) -> bool:
-        """Position intervals [a, b] that intersect (their score changes would not add up)."""
-        return not (m1[1] < m2[0] or m2[1] < m1[0])
+def _check_settings(sizes: str, size_small: int | None, size_large: int | None, no_large_search: int | None,
+                    h: str, grad_filter: float | None) -> None:
+    key = "engine.neighbourhood"
+    if sizes not in SIZES:
+        raise ConfigError(f"{key}.sizes: must be one of {SIZES}, got {sizes!r}")
+    for name, v in (("size_small", size_small), ("size_large", size_large)):
+        if v is not None and v < 1:
+            raise ConfigError(f"{key}.{name}: must be >= 1 or null (auto), got {v}")
+    if no_large_search is not None and no_large_search < 0:
+        raise ConfigError(f"{key}.no_large_search: must be >= 0 or null (auto), got {no_large_search}")
+    if h not in H_FORMS:
+        raise ConfigError(f"{key}.h: must be one of {H_FORMS}, got {h!r}")
+    if grad_filter is not None and grad_filter < 0:
+        raise ConfigError(f"{key}.grad_filter: must be >= 0 or null (off), got {grad_filter}")

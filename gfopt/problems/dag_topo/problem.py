@@ -11,19 +11,22 @@ from typing import Any
 
 import numpy as np
 
-from gfopt.core.config import ConfigError
+from gfopt.core.operators import MoveBatch
+from gfopt.core.operators.permutation import PositionSwaps
 from gfopt.core.problem import Problem
-from gfopt.errors import InputError
+from gfopt.core.space import PERMUTATION, PermutationSpace
+from gfopt.errors import ConfigError, InputError
 from gfopt.problems.dag_topo.config import DagDataConfig, DagScoreConfig, DagSearchConfig
 from gfopt.problems.dag_topo.data import Dataset, load, simulate, validate
 from gfopt.problems.dag_topo.metrics import count_accuracy
-from gfopt.problems.dag_topo.neighbourhood import TopoSwapNeighbourhood, auto_sizes
+from gfopt.problems.dag_topo.neighbourhood import TopoSwapNeighbourhood
 from gfopt.problems.dag_topo.scores import LassoScore, LeastSquaresScore, LogisticScore, OrderFit, Score
 from gfopt.problems.dag_topo.starts import dagma_weights, order_from_file, order_from_weights
 
 log = logging.getLogger("gfopt.dag_topo")
 
-FIT_CACHE = 8
+FIT_CACHE_BYTES = 64 * 2**20
+"""Memory for cached exact fits (W and factor, 2 x d^2 floats each): 8 to 64 orders."""
 EVAL_CHUNK = 8192
 SWAP_TOLERANCE = 1e-12
 """Relative score changes below this count as no change (keeps rounding from creating fake improvements)."""
@@ -44,13 +47,16 @@ AUTO_RESTARTS_MAX_D = 200  # from here on one restart: full candidate sets cost 
 
 
 class DagTopoProblem(Problem):
-    """Minimize the score of the DAG fitted on a topological order; `evaluate` batches swaps of one base order.
+    """Minimize the score of the DAG fitted on a topological order (genome = order).
 
-    Batches that are all two-position swaps of the order last prepared by `fit` (what the neighbourhood
-    asks for) are scored incrementally from that order's fit; anything else is fitted exactly.
+    Evaluation is fast where it can be: a `MoveBatch` of position swaps is scored incrementally from its base
+    order's fit; in a list of orders, one that swaps two positions of a recently fitted order (a GA's swap
+    mutant) is scored from that fit too; anything else is fitted exactly. `fast_evaluations` and
+    `exact_evaluations` count both kinds.
     """
 
     sense = "min"
+    space_kind = PERMUTATION
 
     def __init__(self, name: str = "dag_topo", data: Any = None, score: Any = None, search: Any = None,
                  w_threshold: float = 0.3, dataset: Dataset | None = None) -> None:
@@ -71,8 +77,9 @@ class DagTopoProblem(Problem):
         self.X = self._prepare(dataset.X)
         self.n, self.d = self.X.shape
         self.score = self._make_score()
+        self._space = PermutationSpace(self.d)
         self._fits: OrderedDict[bytes, OrderFit] = OrderedDict()
-        self._base: OrderFit | None = None
+        self.fit_cache = int(np.clip(FIT_CACHE_BYTES // (16 * self.d**2), 8, 64))
         self.fast_evaluations = 0
         self.exact_evaluations = 0
         self.start_weights: dict[str, np.ndarray] = {}  # other methods' raw W (dagma / notears starts)
@@ -113,76 +120,79 @@ class DagTopoProblem(Problem):
 
         return MlpScore(self.X, sc.hidden, sc.lambda1, sc.lambda2, sc.max_iter, sc.tol, seed=self.data_cfg.seed)
 
-    def sizes(self) -> tuple[int, int, int | None, int | None]:
-        """(size_small, size_large, no_large_search, size_full) from `search.sizes` and explicit values.
-
-        auto: the reference's sizes, no full level. full: the same two levels, then every forbidden pair,
-        with unlimited escalation (the search ends at a true local optimum of the swap neighbourhood).
-        """
-        s = self.search_cfg
-        small, large, nls = auto_sizes(self.d)
-        full = None
-        if s.sizes == "full":
-            full, nls = self.d * (self.d - 1) // 2, None
-        small = s.size_small if s.size_small is not None else small
-        large = s.size_large if s.size_large is not None else large
-        nls = s.no_large_search if s.no_large_search is not None else nls
-        return small, large, nls, (full if full is not None and full > large else None)
-
     @property
+    def space(self) -> PermutationSpace:
+        """Topological orders: permutations of the d nodes."""
+        return self._space
+
     def default_restarts(self) -> int:
-        """Random restarts after the first start, used when the engine's `restarts` is null (auto: 4, 1 at d >= 200)."""
-        r = self.search_cfg.restarts
-        return r if r is not None else (4 if self.d < AUTO_RESTARTS_MAX_D else 1)
+        """Random restarts after the first start when `engine.restarts` is null: 4, or 1 from d = 200 on."""
+        return 4 if self.d < AUTO_RESTARTS_MAX_D else 1
 
     def default_neighbourhood(self) -> TopoSwapNeighbourhood:
-        """The G_h-ranked swap neighbourhood with this problem's sizes."""
-        small, large, nls, full = self.sizes()
-        return TopoSwapNeighbourhood(small, large, nls, h=self.search_cfg.h, grad_filter=self.search_cfg.grad_filter,
-                                     size_full=full)
+        """The G_h-ranked swap neighbourhood with full sizes (used when `engine.neighbourhood` is null)."""
+        return TopoSwapNeighbourhood()
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, order: np.ndarray) -> OrderFit:
-        """Exact fit of `order` (cached); it becomes the base that swap batches are scored against."""
+    def fit(self, order: np.ndarray, count: bool = True) -> OrderFit:
+        """Exact fit of `order` (cached by content)."""
         order = np.asarray(order, dtype=np.int64)
         key = order.tobytes()
         f = self._fits.get(key)
         if f is None:
             f = self.score.fit_order(order)
-            self.exact_evaluations += 1
+            self.exact_evaluations += int(count)
             self._fits[key] = f
-            if len(self._fits) > FIT_CACHE:
+            if len(self._fits) > self.fit_cache:
                 self._fits.popitem(last=False)
         else:
             self._fits.move_to_end(key)
-        self._base = f
         return f
 
     def evaluate(self, genomes: Sequence[np.ndarray]) -> np.ndarray:
-        out = np.full(len(genomes), np.nan)
-        base = self._base
-        if base is not None:
-            for start in range(0, len(genomes), EVAL_CHUNK):  # bounded copies of the batch
-                chunk = np.asarray(genomes[start:start + EVAL_CHUNK], dtype=np.int64).reshape(-1, self.d)
-                out[start:start + len(chunk)] = self._swap_scores(base, chunk)
-        for r in np.flatnonzero(np.isnan(out)):
-            out[r] = self.fit(genomes[r]).score
+        if isinstance(genomes, MoveBatch) and isinstance(genomes.neighbourhood, PositionSwaps):
+            return self.score_swaps(genomes.base, genomes.moves)
+        out = np.empty(len(genomes))
+        for start in range(0, len(genomes), EVAL_CHUNK):  # bounded copies of the batch
+            chunk = np.asarray(genomes[start:start + EVAL_CHUNK], dtype=np.int64).reshape(-1, self.d)
+            for r, order in enumerate(chunk):
+                out[start + r] = self._score_order(order)
         return out
 
-    def _swap_scores(self, base: OrderFit, orders: np.ndarray) -> np.ndarray:
-        """Scores of the rows that equal `base.order` or swap two of its positions; NaN for the others."""
-        out = np.full(len(orders), np.nan)
-        diff = orders != base.order
-        count = diff.sum(axis=1)
-        out[count == 0] = base.score
-        rows = np.flatnonzero(count == 2)
-        if len(rows):
-            pos = np.nonzero(diff[rows])[1].reshape(-1, 2)
-            new = self.score.swap_scores(base, pos[:, 0], pos[:, 1])
-            tiny = np.abs(new - base.score) <= SWAP_TOLERANCE * max(abs(base.score), 1.0)
-            out[rows] = np.where(tiny, base.score, new)
-            self.fast_evaluations += len(rows)
+    def score_swaps(self, base: np.ndarray, moves: Sequence[tuple[int, int]]) -> np.ndarray:
+        """Scores of the orders that swap positions (a, b) of `base`, from `base`'s fit (no refit)."""
+        f = self.fit(base)
+        pos = np.asarray(moves, dtype=np.int64).reshape(-1, 2)
+        if not len(pos):
+            return np.empty(0)
+        lo, hi = pos.min(axis=1), pos.max(axis=1)
+        out = np.empty(len(pos))
+        for start in range(0, len(pos), EVAL_CHUNK):
+            sl = slice(start, start + EVAL_CHUNK)
+            out[sl] = self._settle(f.score, self.score.swap_scores(f, lo[sl], hi[sl]))
+        self.fast_evaluations += len(pos)
         return out
+
+    def _settle(self, base_score: float, new: np.ndarray) -> np.ndarray:
+        tiny = np.abs(new - base_score) <= SWAP_TOLERANCE * max(abs(base_score), 1.0)
+        return np.where(tiny, base_score, new)
+
+    def _score_order(self, order: np.ndarray) -> float:
+        """From a cached fit of the same order or of one two positions away; else an exact fit."""
+        if self._fits:
+            cached = np.frombuffer(b"".join(self._fits), dtype=np.int64).reshape(-1, self.d)
+            diff = cached != order
+            count = diff.sum(axis=1)
+            same = np.flatnonzero(count == 0)
+            if len(same):
+                return self.fit(order).score
+            near = np.flatnonzero(count == 2)
+            if len(near):
+                base = self._fits[cached[near[-1]].tobytes()]
+                a, b = np.flatnonzero(diff[near[-1]])
+                self.fast_evaluations += 1
+                return float(self._settle(base.score, self.score.swap_scores(base, np.array([a]), np.array([b])))[0])
+        return self.fit(order).score
 
     # ------------------------------------------------------------------ starts
     def initial(self, n: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -215,11 +225,20 @@ class DagTopoProblem(Problem):
         self.start_kinds = kinds[:n]
         return starts[:n]
 
-    def to_array(self, genome: np.ndarray) -> np.ndarray:
-        return np.asarray(genome, dtype=np.int64)
+    # ------------------------------------------------------------------ checkpoint
+    def state_dict(self) -> dict[str, Any]:
+        """Starts taken, the other method's W, evaluation counts and the fit cache's orders (refitted on load)."""
+        return {"start_kinds": list(self.start_kinds), "start_weights": dict(self.start_weights),
+                "fast_evaluations": self.fast_evaluations, "exact_evaluations": self.exact_evaluations,
+                "cached_orders": [np.frombuffer(k, dtype=np.int64) for k in self._fits]}
 
-    def from_array(self, array: np.ndarray) -> np.ndarray:
-        return np.asarray(array, dtype=np.int64)
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.start_kinds = [str(k) for k in state["start_kinds"]]
+        self.start_weights = {k: np.asarray(v) for k, v in state["start_weights"].items()}
+        for order in state["cached_orders"]:  # the same cache as the uninterrupted run, so the same counts
+            self.fit(order, count=False)
+        self.fast_evaluations = int(state["fast_evaluations"])
+        self.exact_evaluations = int(state["exact_evaluations"])
 
     # ------------------------------------------------------------------ outputs
     def thresholded(self, W: np.ndarray) -> np.ndarray:
@@ -235,7 +254,7 @@ class DagTopoProblem(Problem):
         resid = self.X - self.X @ W
         return float(0.5 / self.n * (resid**2).sum() + sc.lambda1 * np.abs(W).sum() + sc.lambda2 * (W**2).sum())
 
-    def finalize(self, result: Any, outdir: Path) -> dict[str, Any]:
+    def finalize(self, result: Any, outdir: Path, comparisons: dict[str, Any] | None = None) -> dict[str, Any]:
         from gfopt.problems.dag_topo.outputs import draw_graph, write_graphml, write_weights_csv
 
         outdir = Path(outdir)
@@ -245,7 +264,6 @@ class DagTopoProblem(Problem):
         write_weights_csv(W_est, self.names, outdir / "W_est.csv")
         write_graphml(W_est, self.names, outdir / "graph.graphml")
         draw_graph(W_est, self.names, outdir / "graph.png", self.dataset.B_true)
-        small, large, nls, full = self.sizes()
         out: dict[str, Any] = {
             "score": f.score,
             "order": [int(i) for i in f.order],
@@ -255,7 +273,6 @@ class DagTopoProblem(Problem):
             "n": self.n,
             "score_type": self.score_cfg.type,
             "starts": self.start_kinds,
-            "sizes": {"size_small": small, "size_large": large, "no_large_search": nls, "size_full": full},
             "fast_evaluations": self.fast_evaluations,
             "exact_evaluations": self.exact_evaluations,
         }

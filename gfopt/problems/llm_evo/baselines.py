@@ -1,100 +1,50 @@
-"""Baselines reported beside GENOME/GENOME+, each chosen on validation with (at most) the run's evaluation budget:
-best single expert, shared starting adapter, uniform merge, random search over merge weights, LoraHub (nevergrad
-NGOpt over one coefficient per expert, L1-regularised) and Model Swarms (the particle-swarm step alone)."""
+"""Baselines reported beside GENOME/GENOME+, each a run of its own (own budget, history and checkpoint, made by the
+app after the main run) on a view of the same loaded problem, chosen on validation with at most the run's evaluation
+budget: best single expert, shared starting adapter, uniform merge, random search over merge weights, LoraHub
+(nevergrad NGOpt over one coefficient per expert, L1-regularised: the coefficients space) and Model Swarms (the
+particle-swarm step alone)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from gfopt.core.engine import Budget, run
+from gfopt.core.ask_tell import NevergradEngine
+from gfopt.core.engine import Budget, Comparison
 from gfopt.core.evolution import PopulationEngine
 from gfopt.core.operators.selection import EliteRoulette
 from gfopt.core.operators.succession import ParticleSwarm
-from gfopt.core.problem import Problem
-from gfopt.problems.llm_evo.merge import merge
+from gfopt.core.sampling_engines import FixedGenomes, RandomSearch
 
 if TYPE_CHECKING:
     from gfopt.problems.llm_evo.problem import LlmEvoProblem
 
 
-def best_expert(p: LlmEvoProblem, budget: int, rng: np.random.Generator) -> np.ndarray:
-    """The expert with the highest validation fitness."""
-    return p.experts[int(np.argmax(p.evaluate(list(p.experts))))].copy()
-
-
-def shared(p: LlmEvoProblem, budget: int, rng: np.random.Generator) -> np.ndarray | None:
-    """The shared starting adapter the experts were fine-tuned from (None when there is none)."""
-    return None if p.shared is None else p.shared.copy()
-
-
-def uniform(p: LlmEvoProblem, budget: int, rng: np.random.Generator) -> np.ndarray:
-    """The element-wise mean of all experts."""
-    return p.experts.mean(axis=0)
-
-
-def random_search(p: LlmEvoProblem, budget: int, rng: np.random.Generator, chunk: int = 32) -> np.ndarray:
-    """`budget` random merges of all experts (Dirichlet(1) weights, per layer when init.layerwise); best on valid."""
+def baseline_runs(p: LlmEvoProblem, budget: int) -> list[Comparison]:
+    """The runs of `p.baselines`, in that order (a baseline that does not apply, `shared` without one, is left out)."""
     k = len(p.experts)
-    best, best_f, done = None, -np.inf, 0
-    while done < budget:
-        cands = [p.random_merge(range(k), rng, "linear", p.init_cfg["layerwise"])
-                 for _ in range(min(chunk, budget - done))]
-        fit = p.evaluate(cands)
-        done += len(cands)
-        if fit.max() > best_f:
-            best, best_f = cands[int(np.argmax(fit))], float(fit.max())
-    return best
-
-
-def lorahub(p: LlmEvoProblem, budget: int, rng: np.random.Generator) -> np.ndarray:
-    """LoraHub: NGOpt over w in [-bound, bound]^K minimizing -fitness + l1 * mean|w|; child = sum_k w_k x_k."""
-    import nevergrad as ng
-
-    k = len(p.experts)
-    param = ng.p.Array(shape=(k,), lower=-p.lorahub_bound, upper=p.lorahub_bound)
-    param.random_state = np.random.RandomState(int(rng.integers(2**31 - 1)))
-    opt = ng.optimizers.NGOpt(parametrization=param, budget=max(budget - 1, 1))
-    for _ in range(max(budget - 1, 1)):
-        cand = opt.ask()
-        w = np.asarray(cand.value, dtype=np.float32)
-        f = p.evaluate([merge(p.experts, w, "linear")])[0]
-        opt.tell(cand, -f + p.lorahub_l1 * float(np.mean(np.abs(w))))
-    w = np.asarray(opt.provide_recommendation().value, dtype=np.float32)
-    return merge(p.experts, w, "linear")
-
-
-class _StartFrom(Problem):
-    """The same objective, started from given genomes (Model Swarms starts from the experts)."""
-
-    sense = "max"
-
-    def __init__(self, problem: Problem, start: Sequence[np.ndarray]) -> None:
-        self.problem, self.start = problem, list(start)
-
-    def initial(self, n: int, rng: np.random.Generator) -> list[np.ndarray]:
-        return [s.copy() for s in self.start[:n]]
-
-    def evaluate(self, genomes: Sequence[np.ndarray]) -> np.ndarray:
-        return self.problem.evaluate(genomes)
-
-
-def model_swarms(p: LlmEvoProblem, budget: int, rng: np.random.Generator) -> np.ndarray:
-    """Succession alone: the particle-swarm step (GENOME+ defaults) on the K experts until the budget is spent."""
-    k = len(p.experts)
-    engine = PopulationEngine(population_size=k, selection=EliteRoulette(), succession=ParticleSwarm(),
-                              max_population=k)
-    res = run(_StartFrom(p, list(p.experts)), engine, rng, Budget(evaluations=max(budget, k)))
-    return np.asarray(res.best, dtype=np.float32)
-
-
-BASELINE_FUNCS: dict[str, Any] = {
-    "best_expert": best_expert,
-    "shared": shared,
-    "uniform": uniform,
-    "random_search": random_search,
-    "lorahub": lorahub,
-    "model_swarms": model_swarms,
-}
+    params = p.view("params")
+    runs = {
+        "best_expert": lambda: Comparison("best_expert", params, FixedGenomes(list(p.experts)), Budget()),
+        "shared": lambda: (None if p.shared is None else
+                           Comparison("shared", params, FixedGenomes([p.shared]), Budget())),
+        "uniform": lambda: Comparison("uniform", params, FixedGenomes([p.experts.mean(axis=0)]), Budget()),
+        # Dirichlet(1) weights over all experts (per layer when init.layerwise), linear merge
+        "random_search": lambda: Comparison(
+            "random_search",
+            p.view("coefficients", coefficients={"init": "dirichlet", "layerwise": p.init_cfg["layerwise"],
+                                                 "l1": 0.0, "bound": 1.0}),
+            RandomSearch(batch=32, total=budget), Budget(evaluations=budget)),
+        # LoraHub: NGOpt over w in [-bound, bound]^K from 0, minimizing -fitness + l1 * mean|w|
+        "lorahub": lambda: Comparison(
+            "lorahub",
+            p.view("coefficients", coefficients={"layerwise": False, "bound": p.lorahub_bound, "l1": p.lorahub_l1}),
+            NevergradEngine("NGOpt", budget=budget, x0="zeros"), Budget(evaluations=budget)),
+        # Model Swarms: the particle-swarm step (GENOME+ defaults) on the K experts
+        "model_swarms": lambda: Comparison(
+            "model_swarms", p.view("params", init={"mode": "experts"}),
+            PopulationEngine(population_size=k, selection=EliteRoulette(), succession=ParticleSwarm(),
+                             max_population=k),
+            Budget(evaluations=max(budget, k))),
+    }
+    out = [runs[name]() for name in p.baselines]
+    return [c for c in out if c is not None]

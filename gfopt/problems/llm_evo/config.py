@@ -76,10 +76,29 @@ class InitConfig:
     layerwise: bool = False  # one random weight vector per transformer layer
 
 
+SPACES = ("params", "coefficients")
+COEFFICIENT_INITS = ("experts+pairs", "experts", "pairs", "dirichlet", "uniform")
+
+
+@dataclass
+class CoefficientsConfig:
+    """`space: coefficients`: a genome is one merge weight per expert (per layer with `layerwise`), the child
+    adapter is sum_k w_k x_k (LoraHub, evolutionary model merging). Weights lie in [-bound, bound]; `l1` subtracts
+    l1 * mean|w| from the fitness (LoraHub's regulariser). `init` as problem.init.mode (one-hot experts, random
+    pairs), or `dirichlet` (random weights over all experts) or `uniform` (1/K each: CMA-ES's natural mean)."""
+
+    layerwise: bool = False
+    bound: float = 1.5
+    l1: float = 0.0
+    init: str = "experts+pairs"
+
+
 @dataclass
 class LlmEvoConfig:
     _target_: str = "gfopt.problems.llm_evo.problem.LlmEvoProblem"
     name: str = "llm_evo"
+    space: str = "params"  # params: the full LoRA vector (GENOME) | coefficients: one weight per expert (per layer)
+    coefficients: CoefficientsConfig = field(default_factory=CoefficientsConfig)
     zoo: ZooRef = field(default_factory=ZooRef)
     model: ModelConfig = field(default_factory=ModelConfig)
     tasks: dict[str, Any] = field(default_factory=dict)  # name -> dir, or {dir, kind, weight} (see TaskConfig)
@@ -98,6 +117,11 @@ class LlmEvoConfig:
     seed: int = 0  # seeds the baselines' searches (the YAML sets ${seed})
 
     def __post_init__(self) -> None:
+        check(self.space in SPACES, "problem.space", f"must be one of {SPACES}, got {self.space!r}")
+        c = self.coefficients
+        check(c.bound > 0, "problem.coefficients.bound", f"must be > 0, got {c.bound}")
+        check(c.l1 >= 0, "problem.coefficients.l1", f"must be >= 0, got {c.l1}")
+        check(c.init in COEFFICIENT_INITS, "problem.coefficients.init", f"must be one of {COEFFICIENT_INITS}")
         check(self.fitness.metric in METRICS, "problem.fitness.metric", f"must be one of {METRICS}")
         check_rate(self.fitness.partial_weight, "problem.fitness.partial_weight")
         check(self.fitness.samples >= 1, "problem.fitness.samples", "must be >= 1")

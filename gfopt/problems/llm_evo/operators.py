@@ -7,10 +7,14 @@ from typing import Any
 
 import numpy as np
 
+from gfopt.core.operators import Crossover
 from gfopt.problems.llm_evo.merge import METHODS, merge, merge_products
 
+LORA = "real/lora"
+"""The space kind of a LoRA parameter vector (llm_evo with problem.space=params)."""
 
-class LoraMerge:
+
+class LoraMerge(Crossover):
     """Crossover by merging: `method` in linear | task_arithmetic | ties | dare_linear | dare_ties.
 
     Parents' weights come from the engine (fitness-proportional, summing to 1); with `concentration=None`
@@ -24,6 +28,8 @@ class LoraMerge:
     module's delta B @ A and factors it back to rank r by truncated SVD (`merge.merge_products`).
     """
 
+    space = LORA
+
     def __init__(self, method: str = "linear", density: float = 0.7, layerwise: bool = False,
                  concentration: float | None = None, scale: float = 1.0, space: str = "factors") -> None:
         if method not in METHODS:
@@ -34,7 +40,7 @@ class LoraMerge:
             raise ValueError("LoraMerge: layerwise=true draws per-layer weights; give it a concentration")
         if space not in ("factors", "product"):
             raise ValueError(f"LoraMerge: space must be factors or product, got {space!r}")
-        self.method, self.density, self.layerwise, self.space = method, density, layerwise, space
+        self.method, self.density, self.layerwise, self.merge_space = method, density, layerwise, space
         self.concentration, self.scale = concentration, scale
         self.base: np.ndarray | None = None
         self.segments: list[slice] | None = None
@@ -42,9 +48,9 @@ class LoraMerge:
 
     def bind(self, problem: Any) -> None:
         """Learn the genome layout (per-tensor segments, per-layer groups) and the shared base, if any."""
-        self.layout = getattr(problem, "layout", None)
-        self.segments = getattr(self.layout, "segments", None)
-        self.base = getattr(problem, "shared", None)
+        self.layout = problem.layout
+        self.segments = self.layout.segments
+        self.base = problem.shared
 
     def __call__(self, parents: Sequence[np.ndarray], weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         x = np.stack([np.asarray(g, dtype=np.float32) for g in parents])
@@ -55,7 +61,7 @@ class LoraMerge:
                 w = self.layout.expand(rng.dirichlet(alpha, size=self.layout.n_groups).T)
             else:
                 w = rng.dirichlet(alpha)
-        if self.space == "product":
+        if self.merge_space == "product":
             if self.layout is None:
                 raise ValueError("LoraMerge(space='product') needs the problem's LoRA layout (bind it first)")
             return merge_products(x, w, self.layout, self.method, base=self.base, density=self.density, rng=rng,

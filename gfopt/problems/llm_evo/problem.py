@@ -6,8 +6,8 @@ live PEFT model in place and scoring the target tasks' validation splits; scores
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-import hashlib
 import itertools
 import logging
 from collections.abc import Sequence
@@ -17,13 +17,19 @@ from typing import Any
 import numpy as np
 import torch
 
+from gfopt.core.engine import Comparison, RunResult
 from gfopt.core.problem import Problem
+from gfopt.core.space import RealVectorSpace
 from gfopt.errors import InputError
+from gfopt.problems.llm_evo.cache import genome_key
 from gfopt.problems.llm_evo.data import Task, load_task
 from gfopt.problems.llm_evo.layout import LiveAdapter, LoraLayout
 from gfopt.problems.llm_evo.merge import merge
 from gfopt.problems.llm_evo.models import check_inputs, load_model, load_vector, resolve_device
+from gfopt.problems.llm_evo.operators import LORA
 from gfopt.problems.llm_evo.scoring import Prepared, fitness_of, generate, prepare, score
+
+COEFFICIENTS = "real/coefficients"
 
 log = logging.getLogger("gfopt.llm_evo")
 
@@ -39,17 +45,23 @@ def _plain(x: Any) -> Any:
     return x
 
 
-def genome_key(genome: np.ndarray) -> str:
-    """Content hash of a genome (its float32 bytes): the cache key."""
-    return hashlib.blake2b(np.ascontiguousarray(genome, dtype=np.float32).tobytes(), digest_size=16).hexdigest()
-
-
 class LlmEvoProblem(Problem):
-    """Maximize the weighted validation fitness of a merged/mutated LoRA adapter over the target tasks."""
+    """Maximize the weighted validation fitness of a merged/mutated LoRA adapter over the target tasks.
+
+    Two spaces: `params` (a genome is the whole LoRA parameter vector: GENOME) and `coefficients` (one merge weight
+    per expert, per layer with `coefficients.layerwise`: LoraHub, evolutionary model merging). Either way the
+    fitness is that of the adapter `params_of(genome)`, cached by its content.
+    """
 
     sense = "max"
+    space_kind = LORA
 
-    def __init__(self, name: str = "llm_evo", zoo: Any = None, model: Any = None, tasks: Any = None,
+    @classmethod
+    def kind_for(cls, config: Any) -> str:
+        return COEFFICIENTS if config.get("space", "params") == "coefficients" else LORA
+
+    def __init__(self, name: str = "llm_evo", space: str = "params", coefficients: Any = None, zoo: Any = None,
+                 model: Any = None, tasks: Any = None,
                  target_tasks: Sequence[str] | None = None, fitness: Any = None, generation: Any = None,
                  init: Any = None, batch_size: int = 256, test_samples: int | None = None, ensemble_k: int = 5,
                  baselines: Sequence[str] = (), baseline_budget: int | None = None, lorahub_bound: float = 1.5,
@@ -58,6 +70,8 @@ class LlmEvoProblem(Problem):
 
         d = LlmEvoConfig()
         self.name = name
+        self.space_name = space
+        self.coef_cfg = {**_plain(d.coefficients), **(_plain(coefficients) or {})}
         self.fit_cfg = {**_plain(d.fitness), **(_plain(fitness) or {})}
         self.gen_cfg = {**_plain(d.generation), **(_plain(generation) or {})}
         self.init_cfg = {**_plain(d.init), **(_plain(init) or {})}
@@ -94,6 +108,8 @@ class LlmEvoProblem(Problem):
         self.cache: dict[str, float] = {}
         self.records: dict[str, dict[str, dict[str, float]]] = {}
         self.n_forward = 0
+        self.views: dict[str, LlmEvoProblem] = {}
+        self._space = self._make_space()
 
     # ------------------------------------------------------------------ inputs
     def _resolve(self, zoo: dict, m: dict, tasks: dict, target_tasks: Sequence[str] | None) -> tuple:
@@ -130,9 +146,53 @@ class LlmEvoProblem(Problem):
         samples = t.splits[split][:n] if n else t.splits[split]
         return prepare(self.tokenizer, samples, t.kind, self.device, self.batch_size)
 
+    # ------------------------------------------------------------------ spaces
+    def _make_space(self) -> RealVectorSpace:
+        if self.space_name == "coefficients":
+            b = float(self.coef_cfg["bound"])
+            return RealVectorSpace(self.n_coefficients, lower=-b, upper=b, kind=COEFFICIENTS)
+        return RealVectorSpace(self.layout.size, kind=LORA)
+
+    @property
+    def space(self) -> RealVectorSpace:
+        """LoRA parameter vectors (`params`) or merge coefficients in [-bound, bound] (`coefficients`)."""
+        return self._space
+
+    @property
+    def n_coefficients(self) -> int:
+        """K weights, or K x layer groups with `coefficients.layerwise` (expert-major)."""
+        groups = self.layout.n_groups if self.coef_cfg["layerwise"] else 1
+        return len(self.experts) * groups
+
+    def params_of(self, genome: np.ndarray) -> np.ndarray:
+        """The LoRA parameter vector a genome stands for (itself in the params space)."""
+        if self.space_name != "coefficients":
+            return np.asarray(genome, dtype=np.float32)
+        w = np.asarray(genome, dtype=np.float64).reshape(len(self.experts), -1)
+        w = self.layout.expand(w) if w.shape[1] > 1 else w[:, 0]
+        return merge(self.experts, w, "linear")
+
+    def view(self, space: str | None = None, **changes: Any) -> LlmEvoProblem:
+        """The same loaded model, tasks and cache under other search settings (a baseline's problem).
+
+        `space` picks the space; `coefficients` / `init` update those settings.
+        """
+        v = copy.copy(self)
+        v.space_name = space or self.space_name
+        v.coef_cfg = {**self.coef_cfg, **changes.get("coefficients", {})}
+        v.init_cfg = {**self.init_cfg, **changes.get("init", {})}
+        v._space = v._make_space()
+        return v
+
     # ------------------------------------------------------------------ Problem contract
     def initial(self, n: int, rng: np.random.Generator) -> list[np.ndarray]:
-        """GENOME's init: shuffled expert pairs, each merged with random weights summing to 1 (or raw experts)."""
+        """GENOME's init: the raw experts and/or shuffled expert pairs merged with random weights summing to 1.
+
+        In the coefficients space the same starts as weight vectors (one-hot experts, random pairs), or
+        `dirichlet` (random weights over all experts) or `uniform` (1/K each).
+        """
+        if self.space_name == "coefficients":
+            return self._coefficient_starts(n, rng)
         k = len(self.experts)
         mode = self.init_cfg["mode"]
         out: list[np.ndarray] = [e.copy() for e in self.experts[:n]] if mode in ("experts", "experts+pairs") else []
@@ -158,9 +218,40 @@ class LlmEvoProblem(Problem):
         return merge(self.experts[members], w, method, base=self.shared, density=density,
                      segments=self.layout.segments, rng=rng)
 
+    def _coefficient_starts(self, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+        k = len(self.experts)
+        g = self.n_coefficients // k
+        mode = self.coef_cfg["init"]
+
+        def weights(members: Sequence[int], alpha: np.ndarray | None = None) -> np.ndarray:
+            w = np.zeros((k, g))
+            members = list(members)
+            w[members] = rng.dirichlet(np.ones(len(members)), size=g).T if alpha is None else alpha[:, None]
+            return w.reshape(-1).astype(np.float32)
+
+        if mode == "uniform":
+            return [np.full(k * g, 1.0 / k, dtype=np.float32) for _ in range(n)]
+        if mode == "dirichlet":
+            return [weights(range(k)) for _ in range(n)]
+        out = [weights([e], np.ones(1)) for e in range(min(k, n))] if mode in ("experts", "experts+pairs") else []
+        if mode == "experts" and len(out) >= n:
+            return out
+        pairs = list(itertools.combinations(range(k), 2))
+        order = rng.permutation(len(pairs))
+        i = 0
+        while len(out) < n:
+            out.append(weights(pairs[order[i % len(pairs)]]))
+            i += 1
+        return out
+
     def evaluate(self, genomes: Sequence[np.ndarray]) -> np.ndarray:
-        """Weighted validation fitness of each genome over the target tasks (cached by content)."""
-        return np.array([self._fitness(g) for g in genomes], dtype=float)
+        """Weighted validation fitness of each genome over the target tasks (cached by content), minus
+        `coefficients.l1` x mean|w| in the coefficients space."""
+        out = np.array([self._fitness(self.params_of(g)) for g in genomes], dtype=float)
+        l1 = float(self.coef_cfg["l1"]) if self.space_name == "coefficients" else 0.0
+        if l1:
+            out -= l1 * np.array([np.mean(np.abs(g)) for g in genomes])
+        return out
 
     def _fitness(self, genome: np.ndarray) -> float:
         key = genome_key(genome)
@@ -186,19 +277,21 @@ class LlmEvoProblem(Problem):
         self.live.write(genome)
 
     def save(self, genome: np.ndarray, path: Path) -> None:
-        """Save `genome` as a PEFT adapter dir `best_adapter/` beside `path` (loads with PeftModel.from_pretrained)."""
-        self.save_adapter(genome, Path(path).parent / "best_adapter")
+        """Save `genome` as a PEFT adapter dir `best_adapter/` beside `path` (loads with PeftModel.from_pretrained);
+        in the coefficients space also the weights, as `best_coefficients.json` (expert -> weight(s))."""
+        self.save_adapter(self.params_of(genome), Path(path).parent / "best_adapter")
+        if self.space_name == "coefficients":
+            from gfopt.core.checkpoint import atomic_write_json
+
+            w = np.asarray(genome, float).reshape(len(self.experts), -1)
+            atomic_write_json(Path(path).parent / "best_coefficients.json",
+                              {e: (row.tolist() if len(row) > 1 else float(row[0]))
+                               for e, row in zip(self.expert_names, w, strict=True)})
 
     def save_adapter(self, genome: np.ndarray, directory: Path) -> None:
         """Write `genome` into the live model and `save_pretrained` it to `directory`."""
         self.live.write(genome)
         self.model.save_pretrained(str(directory))
-
-    def to_array(self, genome: np.ndarray) -> np.ndarray:
-        return np.asarray(genome, dtype=np.float32)
-
-    def from_array(self, array: np.ndarray) -> np.ndarray:
-        return np.asarray(array, dtype=np.float32)
 
     # ------------------------------------------------------------------ reporting
     def report_tasks(self) -> list[str]:
@@ -229,11 +322,21 @@ class LlmEvoProblem(Problem):
         samples = t.splits[split][:n] if n else t.splits[split]
         return [str(s.label) if t.kind == "multiple_choice" else s.answer.strip() for s in samples]
 
-    def finalize(self, result: Any, outdir: Path) -> dict[str, Any]:
-        """Test the best individual and the top-k ensemble, run every baseline, write fitness.png."""
+    def comparisons(self, result: RunResult) -> list[Comparison]:
+        """The configured baselines, each a run with at most the main run's evaluations (`baseline_budget`)."""
+        from gfopt.problems.llm_evo.baselines import baseline_runs
+
+        budget = int(self.baseline_budget or result.evaluations)
+        runs = baseline_runs(self, budget)
+        self.views = {c.name: c.problem for c in runs}
+        return runs
+
+    def finalize(self, result: RunResult, outdir: Path, comparisons: dict[str, RunResult] | None = None
+                 ) -> dict[str, Any]:
+        """Test the best individual, the top-k ensemble and every baseline's best; write fitness.png."""
         from gfopt.problems.llm_evo.report import finalize_run
 
-        return finalize_run(self, result, Path(outdir))
+        return finalize_run(self, result, Path(outdir), comparisons or {})
 
 
 def _mc_choices(model: Any, prep: Prepared) -> np.ndarray:

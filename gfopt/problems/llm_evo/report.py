@@ -3,7 +3,6 @@ and `fitness.png` (per-generation curves with the baselines' validation fitness 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -11,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gfopt.problems.llm_evo.baselines import BASELINE_FUNCS
+from gfopt.problems.llm_evo.cache import genome_key
 from gfopt.problems.llm_evo.scoring import vote
 
 if TYPE_CHECKING:
+    from gfopt.core.engine import RunResult
     from gfopt.problems.llm_evo.problem import LlmEvoProblem
 
 log = logging.getLogger("gfopt.llm_evo")
@@ -22,8 +22,6 @@ log = logging.getLogger("gfopt.llm_evo")
 
 def top_k_distinct(population: list[np.ndarray], fitness: np.ndarray, k: int) -> list[np.ndarray]:
     """The k best genomes by validation fitness, duplicates (same content) skipped, best first."""
-    from gfopt.problems.llm_evo.problem import genome_key
-
     seen, out = set(), []
     for i in np.argsort(-np.asarray(fitness, dtype=float), kind="stable"):
         key = genome_key(population[i])
@@ -47,29 +45,31 @@ def _weighted(p: LlmEvoProblem, per_task: dict[str, float]) -> float:
     return float(sum(p.weights[t] * per_task[t] for t in p.targets))
 
 
-def finalize_run(p: LlmEvoProblem, result: Any, outdir: Path) -> dict[str, Any]:
-    """Everything `result.json` needs beyond the objective; also writes `fitness.png`."""
+def finalize_run(p: LlmEvoProblem, result: RunResult, outdir: Path, baselines: dict[str, RunResult]
+                 ) -> dict[str, Any]:
+    """Everything `result.json` needs beyond the objective (test scores of the best individual, the ensemble and
+    each baseline run's best); also writes `fitness.png`. Genomes of either space are scored as LoRA vectors."""
     t0 = time.perf_counter()
     budget = int(p.baseline_budget or result.evaluations)
     tasks = p.report_tasks()
     test_preps = {t: p._prep(t, "test", p.test_samples) for t in tasks}
     n_valid = int(p.fit_cfg["samples"])
+    params = p.view("params")  # validation fitness without the coefficients space's penalty
 
     def valid_exact(g: np.ndarray) -> dict[str, float]:
-        p.evaluate([g])
-        from gfopt.problems.llm_evo.problem import genome_key
-
+        params.evaluate([g])
         return {t: v["exact"] for t, v in p.records[genome_key(g)].items()}
 
-    best = np.asarray(result.best, dtype=np.float32)
+    best = p.params_of(result.best)
     out: dict[str, Any] = {
-        "zoo": p.zoo_info, "targets": p.targets, "zero_shot": [t for t in tasks if t not in p.targets],
+        "space": p.space_name, "zoo": p.zoo_info, "targets": p.targets,
+        "zero_shot": [t for t in tasks if t not in p.targets],
         "experts": p.expert_names, "fitness_metric": p.fit_cfg["metric"], "baseline_budget": budget,
         "test_sizes": {t: prep.n_samples for t, prep in test_preps.items()},
-        "valid": {"best": valid_exact(best)}, "valid_fitness": {"best": float(p.evaluate([best])[0])},
+        "valid": {"best": valid_exact(best)}, "valid_fitness": {"best": float(params.evaluate([best])[0])},
         "test": {"best": p.test_exact(best, test_preps)},
     }
-    members = top_k_distinct([np.asarray(g, np.float32) for g in result.population], result.fitness, p.ensemble_k)
+    members = top_k_distinct([p.params_of(g) for g in result.population], result.fitness, p.ensemble_k)
     if len(members) >= 2:
         out["valid"]["ensemble"] = {t: ensemble_exact(p, members, t, "valid", n_valid) for t in p.targets}
         out["test"]["ensemble"] = {t: ensemble_exact(p, members, t, "test", p.test_samples) for t in tasks}
@@ -81,37 +81,27 @@ def finalize_run(p: LlmEvoProblem, result: Any, outdir: Path) -> dict[str, Any]:
     out["ensemble_size"] = len(members)
 
     out["test"]["baselines"], out["valid"]["baselines"], out["valid_fitness"]["baselines"] = {}, {}, {}
-    seconds = {}
-    for i, name in enumerate(p.baselines):
-        s0 = time.perf_counter()
-        rng = np.random.default_rng([p.seed, 1000 + i])
-        g = BASELINE_FUNCS[name](p, budget, rng)
-        if g is None:
-            continue
-        out["valid_fitness"]["baselines"][name] = float(p.evaluate([g])[0])
+    out["baseline_evaluations"] = {}
+    for name, res in baselines.items():
+        g = p.views[name].params_of(res.best)
+        out["valid_fitness"]["baselines"][name] = float(params.evaluate([g])[0])
         out["valid"]["baselines"][name] = valid_exact(g)
         out["test"]["baselines"][name] = p.test_exact(g, test_preps)
-        seconds[name] = round(time.perf_counter() - s0, 2)
+        out["baseline_evaluations"][name] = res.evaluations
         log.info("baseline %s: valid fitness %.4f", name, out["valid_fitness"]["baselines"][name])
-    out["finalize_seconds"] = {"total": round(time.perf_counter() - t0, 2), "baselines": seconds}
-    plot_fitness(outdir / "history.jsonl", out["valid_fitness"]["baselines"], outdir / "fitness.png")
+    out["finalize_s"] = {"total": round(time.perf_counter() - t0, 2),
+                               "baselines": {n: round(r.wall_time_s, 2) for n, r in baselines.items()}}
+    plot_fitness(result.history, out["valid_fitness"]["baselines"], outdir / "fitness.png")
     return out
 
 
-def plot_fitness(history: Path, baselines: dict[str, float], path: Path) -> None:
-    """Best/mean/worst validation fitness per generation, baselines as horizontal lines."""
+def plot_fitness(rows: list[dict[str, Any]], baselines: dict[str, float], path: Path) -> None:
+    """Best/mean/worst validation fitness per generation (the run's history), baselines as horizontal lines."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = []
-    if Path(history).exists():
-        for line in Path(history).read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except ValueError:
-                break
     fig, ax = plt.subplots(figsize=(7, 4.2))
     if rows:
         steps = [r["step"] for r in rows]

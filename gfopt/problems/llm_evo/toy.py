@@ -9,21 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gfopt.problems.llm_evo.zoo.tokenizer import build_tokenizer
+
 CHARS = list("0123456789abcdefghijklmnopqrstuvwxyz:>|=+- ")
-
-
-def char_tokenizer() -> object:
-    """A character-level `PreTrainedTokenizerFast` with <pad>, <s>, </s>, <unk>."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    specials = ["<pad>", "<s>", "</s>", "<unk>"]
-    vocab = {t: i for i, t in enumerate(specials + CHARS)}
-    tk = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tk.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
-    tk.decoder = decoders.Fuse()
-    return PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
-                                   unk_token="<unk>")
 
 
 def _tasks(root: Path, rng: np.random.Generator, n_valid: int, n_test: int) -> None:
@@ -73,7 +61,7 @@ def build_toy(root: str | Path, n_experts: int = 3, seed: int = 0, rank: int = 4
     root = Path(root)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    tok = char_tokenizer()
+    tok = build_tokenizer("".join(CHARS))
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
                       bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -30,11 +29,6 @@ def write_jsonl(path: Path, records: list[dict[str, str]]) -> None:
     """One JSON object per line."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
-
-
-def progress_enabled(progress: bool) -> bool:
-    """Show a bar only when asked, on a TTY, and not under CI."""
-    return progress and sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("1", "true")
 
 
 def _task_splits(
@@ -111,7 +105,10 @@ def build_zoo(preset: ZooPreset, seed: int, out: Path, progress: bool = True) ->
     total = preset.base_steps + preset.shared_steps + preset.n_groups * preset.expert_steps
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, desc=f"zoo {preset.name}-s{seed}", unit="step", disable=not progress_enabled(progress))
+    from gfopt.core.callbacks import progress_enabled
+
+    shown = progress and progress_enabled("auto")
+    bar = tqdm(total=total, desc=f"zoo {preset.name}-s{seed}", unit="step", disable=not shown)
     tick = bar.update
 
     # 1. base model: a small Llama pre-trained on the mixture (copy, reverse, four unrelated ciphers)
