@@ -232,21 +232,22 @@ def optimize(study: Study, space: SearchSpace, n_trials: int, run_batch: RunBatc
             batch.append(trial)
         if not batch:
             continue
-        try:
-            for trial in batch:
-                trial.set_user_attr("overrides", space.overrides(trial.params))
-            beats = getattr(study._storage, "inner", study._storage)  # heartbeats never wait out an outage
-            with Heartbeats(beats, [t._trial_id for t in batch], live, outage):
+        beats = getattr(study._storage, "inner", study._storage)  # heartbeats never wait out an outage
+        # beats go on while the results are told: a tell that waits out an outage keeps its trials alive
+        with Heartbeats(beats, [t._trial_id for t in batch], live, outage):
+            try:
+                for trial in batch:
+                    trial.set_user_attr("overrides", space.overrides(trial.params))
                 outcomes = run_batch([space.overrides(t.params) for t in batch], batch)
-        except BaseException:  # Ctrl-C or a batch that cannot start: free the slots before leaving
-            for trial in batch:
-                try:
-                    study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
-                except Exception as e:  # the storage is gone too: the trials go stale instead
-                    log.warning("could not fail trial %d (%s)", trial.number, e)
-            raise
-        for trial, outcome in zip(batch, outcomes, strict=True):
-            _tell(study, trial, outcome, n_obj, stats)
+            except BaseException:  # Ctrl-C or a batch that cannot start: free the slots before leaving
+                for trial in batch:
+                    try:
+                        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+                    except Exception as e:  # the storage is gone too: the trials go stale instead
+                        log.warning("could not fail trial %d (%s)", trial.number, e)
+                raise
+            for trial, outcome in zip(batch, outcomes, strict=True):
+                _tell(study, trial, outcome, n_obj, stats)
 
 
 def _tell(study: Study, trial: Trial, outcome: Outcome, n_obj: int, stats: SweepStats) -> None:
