@@ -1,10 +1,13 @@
 """The ask -> launch -> tell loop that several processes can run against one study and stop at one total.
 
 `n_trials` is the study's total of trials that are COMPLETE, PRUNED, RUNNING or WAITING, whoever runs them.
-Before each ask a process fails stale trials (dead workers, via Optuna heartbeats) and counts that total; after
-each ask it ranks its trial among those counted by trial number, so when two processes race for the last slot
-the higher number loses: it is told FAIL with user attr `gfopt_outcome=surplus` and never runs. Failed trials do
-not count, so their slots are run again (bounded by `max_failure_rate`), and re-running a sweep tops the study up.
+Before each ask a process fails stale trials (no heartbeat for the grace period: `gfopt.sweep.liveness`) and
+counts that total; after each ask it ranks its trial among those counted by trial number, so when two processes
+race for the last slot the higher number loses: it is told FAIL with user attr `gfopt_outcome=surplus` and never
+runs. Failed trials do not count, so their slots are run again (bounded by `max_failure_rate`), and re-running a
+sweep tops the study up. When every slot is taken but others' trials still run, a process waits for them to end or
+go stale instead of leaving, so the study reaches its total; a job's result for a trial failed elsewhere is a
+warning, not a crash.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from gfopt.sweep.retry import Outage
 log = logging.getLogger("gfopt.sweep")
 
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
-OUTCOME = "gfopt_outcome"  # user attr: "error" (the job raised), "surplus" (overshot the total), "baseline"
+# user attr: "error" (the job raised), "surplus" (overshot the total, or a duplicate baseline), "baseline",
+# "lost" (the job stopped: its trial was failed elsewhere)
+OUTCOME = "gfopt_outcome"
 JOB_DIR = "job_dir"
 
 
