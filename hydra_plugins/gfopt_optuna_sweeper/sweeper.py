@@ -191,6 +191,11 @@ class GfoptOptunaSweeper(Sweeper):
         check(self.storage_retry_s >= 0, "hydra.sweeper.storage_retry_s", f"must be >= 0, got {self.storage_retry_s}")
         make_pruner(self.pruner, self.pruner_options)  # a bad name or option fails here, before any trial
         if self.pruner != "none":
+            assert self.config is not None
+            launcher = str(OmegaConf.select(self.config, "hydra.launcher._target_", default="") or "")
+            check(self.storage_url is not None or launcher.endswith("BasicLauncher"), "hydra.sweeper.pruner",
+                  f"jobs of {launcher.rsplit('.', 1)[-1]} run in other processes and cannot reach an in-memory "
+                  "study; set hydra.sweeper.storage (e.g. sqlite:///sweeps.db)")
             check(len(self._metrics()) == 1 and self._metrics()[0] == "objective", "hydra.sweeper.pruner",
                   "prunes on the engine's per-step best, i.e. optimized_metric=objective with one direction; "
                   "use pruner=none for other or several metrics")

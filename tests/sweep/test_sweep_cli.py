@@ -51,6 +51,8 @@ def error_line(proc: subprocess.CompletedProcess) -> str:
      ["optimized_metric", "2 field(s)", "direction has 1"]),
     (["hydra.sweeper.sampler.name=grid", "engine.crossover_rate=interval(0,1)"],
      ["hydra.sweeper.params.engine.crossover_rate", "finite values"]),
+    (["hydra/launcher=joblib", "hydra.sweeper.pruner=median", "engine.crossover_rate=interval(0,1)"],
+     ["hydra.sweeper.pruner", "JoblibLauncher", "set hydra.sweeper.storage"]),
 ])
 def test_bad_sweep_settings_fail_in_one_line(tmp_path: Path, args: list[str], words: list[str]) -> None:
     proc = gfopt(*SWEEP, *args, cwd=tmp_path)
