@@ -23,8 +23,6 @@ import time
 from typing import Any
 
 from gfopt.core.engine import Callback, Engine
-from gfopt.sweep.liveness import last_sign
-from gfopt.sweep.retry import Outage
 
 log = logging.getLogger("gfopt.sweep")
 
@@ -78,6 +76,7 @@ class TrialLink(Callback):
         import optuna
 
         from gfopt.sweep.pruners import make_pruner
+        from gfopt.sweep.retry import Outage
         from gfopt.sweep.storage import open_storage
 
         self.number = int(spec["number"])
@@ -105,6 +104,8 @@ class TrialLink(Callback):
     def on_step(self, engine: Engine, status: dict[str, Any]) -> None:
         import optuna
         from optuna.trial import TrialState
+
+        from gfopt.sweep.liveness import last_sign
 
         try:
             step = int(status["step"])
