@@ -26,6 +26,7 @@ from gfopt.core.engine import run
 from gfopt.core.local_search import LocalSearchEngine
 from gfopt.problems.dag_topo.data import load
 from gfopt.problems.dag_topo.metrics import count_accuracy
+from gfopt.problems.dag_topo.neighbourhood import TopoSwapNeighbourhood
 from gfopt.problems.dag_topo.problem import DagTopoProblem
 from gfopt.problems.dag_topo.starts import dagma_weights
 
@@ -36,11 +37,14 @@ def bench_dir() -> Path:
     return Path(os.environ.get("GFOPT_DAG_BENCHMARKS", REPO.parent / "shared" / "benchmarks" / "dag"))
 
 
-def solve(ds, data: dict, search: dict, seed: int = 0) -> tuple[DagTopoProblem, dict, float]:
-    """Build the problem and run TOPO; the time includes the problem's set-up (covariance) and the search."""
+def solve(ds, data: dict, search: dict, nb: dict | None = None, restarts: int | None = None,
+          seed: int = 0) -> tuple[DagTopoProblem, dict, float]:
+    """Build the problem and run TOPO (`nb`: the swap neighbourhood's settings; `restarts` null: the default);
+    the time includes the problem's set-up (covariance) and the search."""
     t0 = time.perf_counter()
     p = DagTopoProblem(data=data, search=search, dataset=ds)
-    res = run(p, LocalSearchEngine(restarts=None), np.random.default_rng(seed))
+    res = run(p, LocalSearchEngine(TopoSwapNeighbourhood(**(nb or {})), restarts=restarts),
+              np.random.default_rng(seed))
     dt = time.perf_counter() - t0
     f = p.fit(res.best)
     m = count_accuracy(ds.B_true, p.thresholded(f.W))
@@ -69,10 +73,9 @@ def main() -> None:
     for name in names:
         r, ds = ref[name], load(root / f"{name}.npz")
         sizes = {k: r[k] for k in ("size_small", "size_large", "no_large_search")}
-        search = {"init": "data", "restarts": 0, **sizes}
         times, out = [], None
         for _ in range(args.repeats):
-            _, out, dt = solve(ds, {"center": False}, search)
+            _, out, dt = solve(ds, {"center": False}, {"init": "data"}, {"sizes": "auto", **sizes}, restarts=0)
             times.append(dt)
         t = float(np.median(times))
         rel = (out["score"] - r["topo_score"]) / r["topo_score"]
@@ -97,7 +100,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "dagma_W.npy"
                 np.save(path, W_dagma)
-                _, post, t_post = solve(ds, {}, {"init": str(path), "restarts": 0})
+                _, post, t_post = solve(ds, {}, {"init": str(path)}, restarts=0)
             improved += post["score"] < s_dagma - 1e-12
             rows2.append([name, r["d"], s_dagma, shd_dagma, round(t_dagma, 2), post["score"], post["shd"],
                           round(t_post, 3), "yes" if post["score"] < s_dagma - 1e-12 else "no"])

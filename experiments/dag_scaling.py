@@ -27,11 +27,12 @@ def one(d: int, sizes: str, restarts: int, seed: int) -> dict:
     from gfopt.core.engine import run
     from gfopt.core.local_search import LocalSearchEngine
     from gfopt.problems.dag_topo.metrics import count_accuracy
+    from gfopt.problems.dag_topo.neighbourhood import TopoSwapNeighbourhood
     from gfopt.problems.dag_topo.problem import DagTopoProblem
 
-    p = DagTopoProblem(data={"d": d, "k": 4, "n": 2000, "seed": seed}, search={"sizes": sizes, "restarts": restarts})
+    p = DagTopoProblem(data={"d": d, "k": 4, "n": 2000, "seed": seed})
     t0 = time.perf_counter()
-    res = run(p, LocalSearchEngine(restarts=None), np.random.default_rng(seed))
+    res = run(p, LocalSearchEngine(TopoSwapNeighbourhood(sizes=sizes), restarts=restarts), np.random.default_rng(seed))
     dt = time.perf_counter() - t0
     f = p.fit(res.best)
     m = count_accuracy(p.dataset.B_true, p.thresholded(f.W))

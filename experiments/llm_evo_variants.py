@@ -35,7 +35,7 @@ def main() -> None:
 
     from gfopt.config import register_configs
     from gfopt.core.engine import Budget, run
-    from gfopt.problems.llm_evo.baselines import BASELINE_FUNCS
+    from gfopt.problems.llm_evo.baselines import baseline_runs
     from gfopt.problems.llm_evo.problem import LlmEvoProblem
 
     register_configs()
@@ -57,11 +57,13 @@ def main() -> None:
             overrides = [o for o in spec.split(";") if o]
             for seed in args.seeds:
                 p.cache.clear()
-                rng, t0, n0 = np.random.default_rng(seed), time.perf_counter(), p.n_forward
+                rng, t0 = np.random.default_rng(seed), time.perf_counter()
                 if overrides[0].startswith("baseline="):
-                    g = BASELINE_FUNCS[overrides[0].split("=", 1)[1]](p, args.budget, rng)
-                    n_valid = sum(prep.n_samples for prep in p.valid.values())
-                    show(f"{spec} seed {seed}", g, (p.n_forward - n0) // n_valid, time.perf_counter() - t0)
+                    p.baselines = [overrides[0].split("=", 1)[1]]
+                    (c,) = baseline_runs(p, args.budget)
+                    res = run(c.problem, c.engine, rng, c.budget)
+                    show(f"{spec} seed {seed}", c.problem.params_of(res.best), res.evaluations,
+                         time.perf_counter() - t0)
                     continue
                 cfg = compose("config", overrides=["problem=llm_evo", *overrides])
                 p.init_cfg = {**default_init, **dict(cfg.problem.init)}

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from gfopt.core.callbacks import Checkpoint, History, ProgressBar
 from gfopt.core.checkpoint import atomic_write_json, atomic_write_text
 from gfopt.core.engine import Budget, Callback, RunResult, run
+from gfopt.core.evaluator import Evaluator, make_evaluator
 from gfopt.errors import ConfigError, InputError
 from gfopt.pairing import check_pairing
 from gfopt.sweep.metrics import metric_values
@@ -32,7 +33,7 @@ def config_hash(cfg: DictConfig) -> str:
     """Hash of everything that changes the search (the whole resolved config minus `hydra`)."""
     d = OmegaConf.to_container(cfg, resolve=True)
     d.pop("hydra", None)
-    for k in ("resume", "progress", "checkpoint_every", "checkpoint_min_interval_s"):
+    for k in ("resume", "progress", "checkpoint_every", "checkpoint_min_interval_s", "parallel"):
         d.pop(k, None)
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -64,7 +65,17 @@ def execute(cfg: DictConfig, outdir: Path, engine_name: str | None = None) -> fl
     engine_name = engine_name or cfg.engine._target_.rsplit(".", 1)[-1]
     budget = Budget(**OmegaConf.to_container(cfg.budget))
     check_pairing(engine, engine_name, cfg.problem, budget)
-    outdir = Path(outdir)
+    par = OmegaConf.to_container(cfg.parallel)
+    evaluator = make_evaluator(par.pop("kind"), OmegaConf.to_container(cfg.problem, resolve=True), **par)
+    try:
+        return _execute(cfg, Path(outdir), engine, engine_name, budget, evaluator)
+    finally:
+        evaluator.close()
+
+
+def _execute(cfg: DictConfig, outdir: Path, engine: Any, engine_name: str, budget: Budget,
+             evaluator: Evaluator) -> float | list[float]:
+    """Build the problem, run it and its comparisons, write the outputs."""
     outdir.mkdir(parents=True, exist_ok=True)
     problem = _build(cfg.problem, "problem")
     rng = np.random.default_rng(cfg.seed)
@@ -73,14 +84,14 @@ def execute(cfg: DictConfig, outdir: Path, engine_name: str | None = None) -> fl
     if cfg.resume:
         _check_marker(outdir, digest)
     atomic_write_text(outdir / ".config_hash", digest)
-    name = str(cfg.problem.get("name", "gfopt"))
     # a sweep's trial link (gfopt.sweep) reports the main run's steps to its Optuna trial and may prune it
-    result = _run_in(outdir, problem, engine, rng, budget, cfg, name, trial_callbacks())
+    result = _run_in(outdir, problem, engine, rng, budget, cfg, str(cfg.problem.get("name", "gfopt")), evaluator,
+                     trial_callbacks())
     compared = {}
     for i, c in enumerate(problem.comparisons(result)):  # baselines: runs of their own, resumable one by one
         crng = np.random.default_rng([int(cfg.seed), 1000 + i])
         compared[c.name] = _run_in(outdir / "baselines" / c.name, c.problem, c.engine, crng, c.budget, cfg,
-                                   f"baseline {c.name}")
+                                   f"baseline {c.name}", evaluator)
 
     problem.save(result.best, outdir / "best")
     extra = problem.finalize(result, outdir, compared)
@@ -117,7 +128,7 @@ def _build(node: DictConfig, key: str) -> Any:
 
 
 def _run_in(outdir: Path, problem: Any, engine: Any, rng: np.random.Generator, budget: Budget, cfg: DictConfig,
-            desc: str, extra: list[Callback] | None = None) -> RunResult:
+            desc: str, evaluator: Evaluator, extra: list[Callback] | None = None) -> RunResult:
     """One run with its own progress bar, history and checkpoint in `outdir` (resumed from it when allowed)."""
     outdir.mkdir(parents=True, exist_ok=True)
     ckpt = Checkpoint(outdir / CHECKPOINT_FILE, every=cfg.checkpoint_every,
@@ -127,7 +138,7 @@ def _run_in(outdir: Path, problem: Any, engine: Any, rng: np.random.Generator, b
         log.info("resuming from %s at step %d", ckpt.path, state["steps"])
     callbacks = [ProgressBar(total=budget.steps, desc=desc, enabled=cfg.progress), History(outdir / HISTORY_FILE),
                  ckpt, *(extra or [])]  # extra last: a pruned trial stops after this step's history and checkpoint
-    return run(problem, engine, rng, budget, callbacks, state=state)
+    return run(problem, engine, rng, budget, callbacks, state=state, evaluator=evaluator)
 
 
 def _check_marker(outdir: Path, digest: str) -> None:

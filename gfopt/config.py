@@ -7,18 +7,22 @@ the node and rejects unknown keys and wrong types at start.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 from hydra.core.config_store import ConfigStore
 
 from gfopt.core.config import GfoptConfig, LocalSearchEngineConfig, PopulationEngineConfig
 from gfopt.core.schema import schema_of
 
-# Problem packages whose `config` module defines `register(cs)`; torch-free by contract.
-PROBLEM_CONFIG_MODULES = (
-    "gfopt.problems.tsp",
-    "gfopt.problems.dag_topo.config",
-    "gfopt.problems.llm_evo.config",
-)
+
+def problem_config_modules() -> list[str]:
+    """Each problem's config module (torch-free by contract): `gfopt/problems/<name>.py` itself, or
+    `gfopt/problems/<name>/config.py` for a package. Each defines `register(cs)`; nothing else lists problems."""
+    import gfopt.problems as pkg
+
+    return [f"gfopt.problems.{m.name}.config" if m.ispkg else f"gfopt.problems.{m.name}"
+            for m in pkgutil.iter_modules(pkg.__path__)]
+
 
 _registered = False
 
@@ -53,12 +57,6 @@ def register_configs() -> None:
 
     cs.store(group="schema/engine", name="memetic", node=schema_of(MemeticEngine))
     cs.store(group="schema/engine", name="cmaes", node=schema_of(CmaEsEngine))
-    for mod in PROBLEM_CONFIG_MODULES:
-        try:
-            module = importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name is not None and mod.startswith(e.name):
-                continue  # problem package not present
-            raise
-        module.register(cs)
+    for mod in problem_config_modules():
+        importlib.import_module(mod).register(cs)
     _registered = True

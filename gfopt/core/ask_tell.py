@@ -87,14 +87,19 @@ class AskTellEngine(Engine):
 class CmaEsEngine(AskTellEngine):
     """CMA-ES through the `cmaes` package: full covariance up to `max_full_dim` dimensions, separable above.
 
-    The mean starts at the average of `population_size` initial genomes of the problem (llm_evo coefficients:
-    one-hot experts and pairs, or 1/K each with coefficients.init=uniform); `sigma0` null is the median per-entry
-    spread of those genomes (0.3 when they coincide). The search converges when `cmaes` says it should stop.
+    `population_size` initial genomes of the problem are drawn (llm_evo coefficients: one-hot experts and pairs, or
+    1/K each with coefficients.init=uniform); with `start: best` they are evaluated first and the mean starts at the
+    best of them (a multimodal landscape such as merge weights, where their average is a poor merge), with
+    `start: mean` at their average, unevaluated. `sigma0` null is the median per-entry spread of those genomes (0.3
+    when they coincide). The search converges when `cmaes` says it should stop.
     """
 
     def __init__(self, sigma0: float | None = None, population_size: int | None = None,
-                 max_full_dim: int = 1000) -> None:
+                 max_full_dim: int = 1000, start: str = "best") -> None:
         super().__init__()
+        if start not in ("best", "mean"):
+            raise ConfigError(f"engine.start: must be best or mean, got {start!r}")
+        self.start = start
         if sigma0 is not None and sigma0 <= 0:
             raise ConfigError(f"engine.sigma0: must be > 0 or null, got {sigma0}")
         if population_size is not None and population_size < 2:
@@ -106,9 +111,21 @@ class CmaEsEngine(AskTellEngine):
         n = self.problem.space.size
         return self.population_size or 4 + int(3 * np.log(n))
 
+    def _step(self) -> StepGenerator:
+        if self.opt is None and self.start == "best":  # step 0: evaluate the initial genomes, start at the best
+            starts = list(self.problem.initial(self._n_initial(), self.rng))
+            fit = yield starts
+            self._begin(np.array([np.asarray(g, float) for g in starts]), int(self.first_best(fit) or 0))
+            return
+        yield from super()._step()
+
     def _start(self) -> None:
         starts = np.array([np.asarray(g, float) for g in self.problem.initial(self._n_initial(), self.rng)])
-        self.x0 = starts.mean(axis=0)
+        self._begin(starts, None)
+
+    def _begin(self, starts: np.ndarray, best: int | None) -> None:
+        """x0 = the best start (or their mean), sigma0 = their median per-entry spread unless configured."""
+        self.x0 = starts.mean(axis=0) if best is None else starts[best]
         spread = float(np.median(starts.std(axis=0)))
         self.sigma_start = self.sigma0 or (spread if spread > 0 else 0.3)
         self.seed = int(self.rng.integers(2**31 - 1))

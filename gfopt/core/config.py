@@ -92,6 +92,25 @@ def _check_operator(node: Any, key: str) -> None:
 
 
 @dataclass
+class ParallelConfig:
+    """Where a run's evaluations happen (`parallel=serial|processes|ray`); never changes the result."""
+
+    kind: str = "serial"
+    workers: int = 2
+    threads_per_worker: int | None = None  # null: cores // workers
+    gpus_per_worker: float = 0.0
+    address: str | None = None  # ray: null starts a local Ray; auto or ray://host:10001 joins a cluster
+
+    def __post_init__(self) -> None:
+        check(self.kind in ("serial", "processes", "ray"), "parallel.kind", f"must be serial, processes or ray, "
+              f"got {self.kind!r}")
+        check(self.workers >= 1, "parallel.workers", f"must be >= 1, got {self.workers}")
+        t = self.threads_per_worker
+        check(t is None or t >= 1, "parallel.threads_per_worker", f"must be >= 1 or null, got {t}")
+        check(self.gpus_per_worker >= 0, "parallel.gpus_per_worker", f"must be >= 0, got {self.gpus_per_worker}")
+
+
+@dataclass
 class GfoptConfig:
     """Top level: `problem` and `engine` are typed by their own group schemas."""
 
@@ -99,6 +118,7 @@ class GfoptConfig:
     engine: Any = MISSING
     seed: int = 0
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    parallel: ParallelConfig = field(default_factory=ParallelConfig)
     checkpoint_every: int = 1
     checkpoint_min_interval_s: float = 5.0
     resume: bool = True

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -279,8 +279,13 @@ def run(
     budget: Budget | None = None,
     callbacks: Iterable[Callback] = (),
     state: dict[str, Any] | None = None,
+    evaluator: Callable[[Problem, Sequence[Genome]], np.ndarray] | None = None,
 ) -> RunResult:
-    """Drive `engine` on `problem` until it stops or the budget runs out; resume from `state` if given."""
+    """Drive `engine` on `problem` until it stops or the budget runs out; resume from `state` if given.
+
+    `evaluator(problem, batch)` gives a batch's fitness (default: `problem.evaluate(batch)` in this process;
+    `gfopt.core.evaluator` has process and Ray pools); the engine's random generator never leaves this loop.
+    """
     budget = budget or Budget()
     callbacks = list(callbacks)
     engine.setup(problem, rng)
@@ -300,7 +305,8 @@ def run(
                 break
         batch = engine.ask()
         if not engine.step_done:  # a step that needed no evaluation finished inside `ask`
-            engine.tell(batch, problem.evaluate(batch) if len(batch) else np.empty(0))
+            evaluate = evaluator or (lambda p, b: p.evaluate(b))
+            engine.tell(batch, evaluate(problem, batch) if len(batch) else np.empty(0))
         if engine.step_done:
             engine.step_done = False
             engine.elapsed_s = time.perf_counter() - t0

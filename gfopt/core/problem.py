@@ -53,6 +53,19 @@ class Problem(ABC):
         their base faster than whole genomes checks for it; any other problem reads it as a list.
         """
 
+    def remote_batch(self, genomes: Sequence[Genome]) -> Sequence[Genome] | None:
+        """The part of a batch worth sending to parallel workers (default: all of it; None: evaluate here)."""
+        return genomes
+
+    def evaluate_remote(self, genomes: Sequence[Genome]) -> tuple[np.ndarray, Any]:
+        """In a worker: the fitness of a chunk, and anything the parent's `absorb` needs (default: nothing)."""
+        return self.evaluate(genomes), None
+
+    def absorb(self, genomes: Sequence[Genome], fitness: np.ndarray, extras: list[Any]) -> np.ndarray | None:
+        """In the parent: take the workers' results for `remote_batch`'s genomes. Return the batch's fitness, or
+        None to have `evaluate` compute it now (from a cache the results filled)."""
+        return fitness
+
     def default_neighbourhood(self) -> Neighbourhood | None:
         """The neighbourhood a local search uses when none is configured (None: the user must set one)."""
         return None

@@ -93,3 +93,20 @@ def test_state_dict_round_trip_continues_identically():
     resumed = run(problem, make(), np.random.default_rng(999), Budget(steps=12), state=first.state_dict())
     assert resumed.best_fitness == full.best_fitness
     assert np.array_equal(resumed.fitness, full.fitness)
+
+
+def test_tell_without_a_batch_in_flight_raises():
+    engine = LocalSearchEngine(SwapNeighbourhood())
+    engine.setup(TspProblem(cities=5), np.random.default_rng(0))
+    with pytest.raises(RuntimeError, match="no batch is in flight"):
+        engine.tell([], np.empty(0))
+
+
+def test_an_operator_of_another_space_is_refused_in_setup():
+    from gfopt.core.operators.real import GaussianMask
+    from gfopt.errors import ConfigError
+
+    engine = PopulationEngine(population_size=4, selection=ElitistTournament(), mutation=GaussianMask())
+    msg = "engine.mutation: GaussianMask works on real vectors; tsp searches permutations"
+    with pytest.raises(ConfigError, match=msg):
+        engine.setup(TspProblem(cities=5), np.random.default_rng(0))

@@ -102,3 +102,12 @@ def test_bad_input_is_one_error_line_and_exit_2(tmp_path):
     assert p.returncode == 2
     lines = [x for x in p.stderr.splitlines() if x.strip()]
     assert lines == ["gfopt: error: problem.data: x.csv: column 'a' is constant; remove constant columns"]
+
+
+@pytest.mark.parametrize("old, new", [("problem.search.sizes=auto", "engine.neighbourhood.sizes"),
+                                      ("problem.search.restarts=0", "engine.restarts")])
+def test_moved_keys_are_one_line_naming_the_new_key(old, new, tmp_path):
+    p = gfopt(old, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert p.returncode == 2 and not (tmp_path / "run").exists()
+    lines = [x for x in p.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"gfopt: error: {old.split('=')[0]}: moved to {new}")

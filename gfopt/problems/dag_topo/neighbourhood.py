@@ -100,6 +100,10 @@ class TopoSwapNeighbourhood(PositionSwaps):
         self.max_escalations = no_large_search if no_large_search is not None else nls
         self.size_full = full if full is not None and full > self.size_large else None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Sent to parallel workers inside a MoveBatch without the problem (a worker has its own)."""
+        return {**self.__dict__, "problem": None, "_ranked": None}
+
     def describe(self) -> dict[str, Any]:
         return {"sizes": self.sizes, "size_small": self.size_small, "size_large": self.size_large,
                 "no_large_search": self.max_escalations, "size_full": self.size_full, "h": self.h,

@@ -159,6 +159,18 @@ class DagTopoProblem(Problem):
                 out[start + r] = self._score_order(order)
         return out
 
+    def remote_batch(self, genomes: Sequence[np.ndarray]) -> Sequence[np.ndarray] | None:
+        """Batches of swap moves go to parallel workers; lists of orders (small, cache-dependent) stay here."""
+        if isinstance(genomes, MoveBatch) and isinstance(genomes.neighbourhood, PositionSwaps):
+            return genomes
+        return None
+
+    def absorb(self, genomes: Sequence[np.ndarray], fitness: np.ndarray, extras: list[Any]) -> np.ndarray:
+        """The workers' swap scores; the counts move as if scored here (so result.json equals a serial run's)."""
+        self.fit(genomes.base)
+        self.fast_evaluations += len(genomes)
+        return fitness
+
     def score_swaps(self, base: np.ndarray, moves: Sequence[tuple[int, int]]) -> np.ndarray:
         """Scores of the orders that swap positions (a, b) of `base`, from `base`'s fit (no refit)."""
         f = self.fit(base)

@@ -193,18 +193,21 @@ class LlmEvoProblem(Problem):
         """
         if self.space_name == "coefficients":
             return self._coefficient_starts(n, rng)
+        ic = self.init_cfg
+        return self._experts_then_pairs(n, rng, ic["mode"], lambda e: self.experts[e].copy(),
+                                        lambda pair: self.random_merge(pair, rng, ic["method"], ic["layerwise"]))
+
+    def _experts_then_pairs(self, n: int, rng: np.random.Generator, mode: str, expert: Any, pair: Any) -> list:
+        """`expert(e)` for the raw experts (modes experts, experts+pairs), then `pair((a, b))` over the shuffled
+        expert pairs (cycled) until there are n."""
         k = len(self.experts)
-        mode = self.init_cfg["mode"]
-        out: list[np.ndarray] = [e.copy() for e in self.experts[:n]] if mode in ("experts", "experts+pairs") else []
+        out = [expert(e) for e in range(min(k, n))] if mode in ("experts", "experts+pairs") else []
         if mode == "experts" and len(out) >= n:
             return out
         pairs = list(itertools.combinations(range(k), 2))
         order = rng.permutation(len(pairs))
-        i = 0
-        while len(out) < n:
-            a, b = pairs[order[i % len(pairs)]]
-            out.append(self.random_merge([a, b], rng, self.init_cfg["method"], self.init_cfg["layerwise"]))
-            i += 1
+        for i in range(n - len(out)):
+            out.append(pair(pairs[order[i % len(pairs)]]))
         return out
 
     def random_merge(self, members: Sequence[int], rng: np.random.Generator, method: str = "linear",
@@ -233,16 +236,7 @@ class LlmEvoProblem(Problem):
             return [np.full(k * g, 1.0 / k, dtype=np.float32) for _ in range(n)]
         if mode == "dirichlet":
             return [weights(range(k)) for _ in range(n)]
-        out = [weights([e], np.ones(1)) for e in range(min(k, n))] if mode in ("experts", "experts+pairs") else []
-        if mode == "experts" and len(out) >= n:
-            return out
-        pairs = list(itertools.combinations(range(k), 2))
-        order = rng.permutation(len(pairs))
-        i = 0
-        while len(out) < n:
-            out.append(weights(pairs[order[i % len(pairs)]]))
-            i += 1
-        return out
+        return self._experts_then_pairs(n, rng, mode, lambda e: weights([e], np.ones(1)), weights)
 
     def evaluate(self, genomes: Sequence[np.ndarray]) -> np.ndarray:
         """Weighted validation fitness of each genome over the target tasks (cached by content), minus
@@ -252,6 +246,29 @@ class LlmEvoProblem(Problem):
         if l1:
             out -= l1 * np.array([np.mean(np.abs(g)) for g in genomes])
         return out
+
+    def remote_batch(self, genomes: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Only the LoRA vectors not in the cache (once each) go to parallel workers."""
+        todo: dict[str, np.ndarray] = {}
+        for g in genomes:
+            v = self.params_of(g)
+            key = genome_key(v)
+            if key not in self.cache:
+                todo.setdefault(key, v)
+        return list(todo.values())
+
+    def evaluate_remote(self, genomes: Sequence[np.ndarray]) -> tuple[np.ndarray, list[Any]]:
+        """In a worker: fitness of LoRA vectors (whatever this worker's space) and their per-task records."""
+        fitness = np.array([self._fitness(g) for g in genomes], dtype=float)
+        return fitness, [self.records[genome_key(g)] for g in genomes]
+
+    def absorb(self, genomes: Sequence[np.ndarray], fitness: np.ndarray, extras: list[Any]) -> None:
+        """Fill the cache and the per-task records from the workers; `evaluate` then reads them."""
+        records = [r for chunk in extras for r in chunk]
+        for g, f, rec in zip(genomes, fitness, records, strict=True):
+            key = genome_key(g)
+            self.cache[key], self.records[key] = float(f), rec
+        return None
 
     def _fitness(self, genome: np.ndarray) -> float:
         key = genome_key(genome)
