@@ -133,7 +133,8 @@ class GfoptOptunaSweeper(Sweeper):
         self.outage = Outage()
         study = self._open_study(space)
         n_trials = self.n_trials
-        if str(self.sampler_conf.get("name", "tpe")).lower() in EXHAUSTIVE and grid_size(space.dists) < n_trials:
+        exhaustive = str(self.sampler_conf.get("name", "tpe")).lower() in EXHAUSTIVE
+        if exhaustive and grid_size(space.dists) < n_trials:
             n_trials = grid_size(space.dists)
             log.info("the grid has %d point(s): the study's total is %d, not n_trials=%d", n_trials, n_trials,
                      self.n_trials)
@@ -143,7 +144,8 @@ class GfoptOptunaSweeper(Sweeper):
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-        if self.baseline and enqueue_baseline(study, space, self._defaults(space.dists)):
+        # a grid visits the configuration's own point anyway; queued, it would run twice and push a point out
+        if self.baseline and not exhaustive and enqueue_baseline(study, space, self._defaults(space.dists)):
             log.info("the configuration's own values are queued as the baseline trial")
         drop_duplicate_baselines(study)
         live = None

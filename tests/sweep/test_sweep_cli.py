@@ -182,3 +182,16 @@ def test_several_objectives_from_result_fields_give_the_pareto_front(tmp_path: P
              if not any(all(a <= b for a, b in zip(w, v, strict=True)) and w != v for w in points.values())}
     results = yaml.safe_load((tmp_path / "mo" / "optimization_results.yaml").read_text())
     assert {s["trial"] for s in results["solutions"]} == front
+
+
+@pytest.mark.slow
+def test_a_grid_sweep_with_the_default_in_its_space_runs_every_point_once(tmp_path: Path) -> None:
+    proc = gfopt(*SWEEP, "hydra.sweeper.sampler.name=grid", "engine.crossover_rate=choice(0.2, 0.8)",
+                 "engine.population_size=range(10, 30, 10)", "hydra.sweeper.storage=sqlite:///g.db",
+                 "hydra.sweeper.study_name=g", "hydra.sweeper.plots=false", f"hydra.sweep.dir={tmp_path}/g",
+                 cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    trials = optuna.load_study(study_name="g", storage=f"sqlite:///{tmp_path}/g.db").trials
+    points = sorted((t.params["engine.crossover_rate"], t.params["engine.population_size"]) for t in trials)
+    assert points == [(0.2, 10), (0.2, 20), (0.8, 10), (0.8, 20)]  # n_trials=20 capped at the 4 points, (0.8, 20)
+    assert all(t.state.name == "COMPLETE" for t in trials)      # the default included, each once
