@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-ENGINES = {"genome": "GENOME", "genome_plus": "GENOME+"}
+ENGINES = {"genome": "GENOME", "genome_plus": "GENOME+", "genome_paper": "GENOME-authors",
+           "genome_plus_paper": "GENOME+-authors"}
 FIXED = ("best_expert", "shared", "uniform")
 
 

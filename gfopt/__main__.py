@@ -10,7 +10,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from gfopt.config import register_configs
-from gfopt.errors import ConfigError, InputError
+from gfopt.errors import ConfigError, InputError, RunInterrupted
 from gfopt.pairing import conf_dir as _conf_dir
 
 
@@ -29,10 +29,16 @@ def hydra_main(cfg: DictConfig) -> float | list[float]:
 
     hc = HydraConfig.get()
     try:
-        return execute(cfg, Path(hc.runtime.output_dir), engine_name=hc.runtime.choices.get("engine"))
+        return execute(cfg, Path(hc.runtime.output_dir), engine_name=hc.runtime.choices.get("engine"), hydra_cfg=hc)
     except (ConfigError, InputError) as e:
         print(f"gfopt: error: {e}", file=sys.stderr)
         sys.exit(2)
+    except RunInterrupted as e:
+        print(f"gfopt: {e.line()}", file=sys.stderr)
+        sys.exit(130)
+    except KeyboardInterrupt:  # outside the search loop (building the problem, writing the results)
+        print("gfopt: interrupted outside the search; run the same command to start or resume", file=sys.stderr)
+        sys.exit(130)
 
 
 def main() -> None:
@@ -55,10 +61,17 @@ def main() -> None:
     except ConfigError as e:
         print(f"gfopt: error: {e}", file=sys.stderr)
         sys.exit(2)
-    if args and not any(a.startswith("-") for a in args):  # a single run: check the config first
+    flags = [a for a in args if a.startswith("-")]
+    multirun = bool(flags) and all(a in ("-m", "--multirun") for a in flags)
+    if not flags or multirun:  # check the config and the run dir first: one line instead of Hydra's report
         from gfopt.precheck import precheck
+        from gfopt.rundir import check_writable
 
-        error = precheck(conf_dir(), args)
+        overrides = [a for a in args if not a.startswith("-")]
+        error = precheck(conf_dir(), overrides, multirun=multirun) if overrides else None
+        run_dir = next((a.split("=", 1)[1] for a in overrides if a.startswith("hydra.run.dir=")), "outputs")
+        if error is None and not multirun:
+            error = check_writable(run_dir)
         if error:
             print(f"gfopt: error: {error}", file=sys.stderr)
             sys.exit(2)

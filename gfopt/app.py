@@ -13,12 +13,13 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from gfopt.core.callbacks import Checkpoint, History, ProgressBar
+from gfopt.core.callbacks import Checkpoint, History, ProgressBar, StopOnInterrupt
 from gfopt.core.checkpoint import atomic_write_json, atomic_write_text
 from gfopt.core.engine import Budget, Callback, RunResult, run
 from gfopt.core.evaluator import Evaluator, make_evaluator
-from gfopt.errors import ConfigError, InputError
+from gfopt.errors import ConfigError, InputError, RunInterrupted
 from gfopt.pairing import check_pairing
+from gfopt.rundir import RunDir
 from gfopt.sweep.metrics import metric_values
 from gfopt.sweep.trial_link import trial_callbacks
 
@@ -53,40 +54,48 @@ def validate(cfg: DictConfig) -> None:
         raise
 
 
-def execute(cfg: DictConfig, outdir: Path, engine_name: str | None = None) -> float | list[float]:
+def execute(cfg: DictConfig, outdir: Path, engine_name: str | None = None,
+            hydra_cfg: DictConfig | None = None) -> float | list[float]:
     """Run one configured search into `outdir`; return the objective (best fitness) as a float, or the
     result.json field(s) that `optimized_metric` names (a list for several).
 
     The engine is built first (cheap) and checked against the problem's space and the budget from the config,
-    so a misfit is one line before the problem (data, zoo, model) is built.
+    so a misfit is one line before the problem (data, zoo, model) is built. Every check (config, pairing, the run
+    dir's lock, the checkpoint, the data) comes before the run dir changes; `hydra_cfg` (Hydra's own node) is
+    written to `.hydra/` once the run is accepted, and a run dir this run made is removed again if it is refused.
     """
-    validate(cfg)
-    engine = _build(cfg.engine, "engine")
-    engine_name = engine_name or cfg.engine._target_.rsplit(".", 1)[-1]
-    budget = Budget(**OmegaConf.to_container(cfg.budget))
-    check_pairing(engine, engine_name, cfg.problem, budget)
-    par = OmegaConf.to_container(cfg.parallel)
-    evaluator = make_evaluator(par.pop("kind"), OmegaConf.to_container(cfg.problem, resolve=True), **par)
-    try:
-        return _execute(cfg, Path(outdir), engine, engine_name, budget, evaluator)
-    finally:
-        evaluator.close()
+    with RunDir(Path(outdir)) as rundir:
+        validate(cfg)
+        engine = _build(cfg.engine, "engine")
+        engine_name = engine_name or cfg.engine._target_.rsplit(".", 1)[-1]
+        budget = Budget(**OmegaConf.to_container(cfg.budget))
+        check_pairing(engine, engine_name, cfg.problem, budget)
+        rundir.lock()
+        par = OmegaConf.to_container(cfg.parallel)
+        evaluator = make_evaluator(par.pop("kind"), OmegaConf.to_container(cfg.problem, resolve=True), **par)
+        try:
+            return _execute(cfg, rundir, engine, engine_name, budget, evaluator, hydra_cfg)
+        finally:
+            evaluator.close()
 
 
-def _execute(cfg: DictConfig, outdir: Path, engine: Any, engine_name: str, budget: Budget,
-             evaluator: Evaluator) -> float | list[float]:
+def _execute(cfg: DictConfig, rundir: RunDir, engine: Any, engine_name: str, budget: Budget,
+             evaluator: Evaluator, hydra_cfg: DictConfig | None) -> float | list[float]:
     """Build the problem, run it and its comparisons, write the outputs."""
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = rundir.path
+    digest = config_hash(cfg)
+    state = None
+    if cfg.resume:  # another config's checkpoint, or one that cannot be read: one line, nothing changed
+        _check_marker(outdir, digest)
+        state = _checkpoint(outdir, cfg).load()
     problem = _build(cfg.problem, "problem")
     rng = np.random.default_rng(cfg.seed)
+    rundir.accept(cfg, hydra_cfg)
 
-    digest = config_hash(cfg)
-    if cfg.resume:
-        _check_marker(outdir, digest)
     atomic_write_text(outdir / ".config_hash", digest)
     # a sweep's trial link (gfopt.sweep) reports the main run's steps to its Optuna trial and may prune it
     result = _run_in(outdir, problem, engine, rng, budget, cfg, str(cfg.problem.get("name", "gfopt")), evaluator,
-                     trial_callbacks())
+                     state=state, extra=trial_callbacks())
     compared = {}
     for i, c in enumerate(problem.comparisons(result)):  # baselines: runs of their own, resumable one by one
         crng = np.random.default_rng([int(cfg.seed), 1000 + i])
@@ -127,18 +136,39 @@ def _build(node: DictConfig, key: str) -> Any:
         raise ConfigError(f"{key}: cannot build {node.get('_target_')}: {detail}") from None
 
 
-def _run_in(outdir: Path, problem: Any, engine: Any, rng: np.random.Generator, budget: Budget, cfg: DictConfig,
-            desc: str, evaluator: Evaluator, extra: list[Callback] | None = None) -> RunResult:
-    """One run with its own progress bar, history and checkpoint in `outdir` (resumed from it when allowed)."""
-    outdir.mkdir(parents=True, exist_ok=True)
-    ckpt = Checkpoint(outdir / CHECKPOINT_FILE, every=cfg.checkpoint_every,
+def _checkpoint(outdir: Path, cfg: DictConfig) -> Checkpoint:
+    return Checkpoint(outdir / CHECKPOINT_FILE, every=cfg.checkpoint_every,
                       min_interval_s=cfg.checkpoint_min_interval_s)
-    state = ckpt.load() if cfg.resume else None
+
+
+def _run_in(outdir: Path, problem: Any, engine: Any, rng: np.random.Generator, budget: Budget, cfg: DictConfig,
+            desc: str, evaluator: Evaluator, state: dict[str, Any] | None = None,
+            extra: list[Callback] | None = None) -> RunResult:
+    """One run with its own progress bar, history and checkpoint in `outdir` (resumed from it when allowed, or
+    from `state` already read). Ctrl-C: the last finished step is saved and `RunInterrupted` says so."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    ckpt = _checkpoint(outdir, cfg)
+    if state is None and cfg.resume:
+        state = ckpt.load()
     if state is not None:
         log.info("resuming from %s at step %d", ckpt.path, state["steps"])
-    callbacks = [ProgressBar(total=budget.steps, desc=desc, enabled=cfg.progress), History(outdir / HISTORY_FILE),
-                 ckpt, *(extra or [])]  # extra last: a pruned trial stops after this step's history and checkpoint
-    return run(problem, engine, rng, budget, callbacks, state=state, evaluator=evaluator)
+    bar = ProgressBar(total=_total_steps(budget, engine), desc=desc, enabled=cfg.progress, budget=budget)
+    stop = StopOnInterrupt()
+    # extra (a sweep's trial link) after the checkpoint: a pruned trial stops with this step saved; stop last
+    callbacks = [bar, History(outdir / HISTORY_FILE), ckpt, *(extra or []), stop]
+    try:
+        with stop.active():
+            return run(problem, engine, rng, budget, callbacks, state=state, evaluator=evaluator)
+    except KeyboardInterrupt:  # the callbacks keep the last finished step; the command prints one line
+        for cb in callbacks:
+            cb.on_interrupt(engine)
+        raise RunInterrupted(engine.steps, ckpt.saved_step, None if desc == cfg.problem.get("name") else desc) from None
+
+
+def _total_steps(budget: Budget, engine: Any) -> int | None:
+    """The most steps the run can take (budget or the engine's own cap), for the progress bar; None if unknown."""
+    caps = [c for c in (budget.steps, engine.max_steps()) if c is not None]
+    return min(caps) if caps else None
 
 
 def _check_marker(outdir: Path, digest: str) -> None:

@@ -7,9 +7,11 @@ the node and rejects unknown keys and wrong types at start.
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
 
 from gfopt.core.config import GfoptConfig, LocalSearchEngineConfig, PopulationEngineConfig
 from gfopt.core.schema import schema_of
@@ -25,6 +27,21 @@ def problem_config_modules() -> list[str]:
 
 
 _registered = False
+
+# groups a user picks on the command line (the others, schema/*, are internal), with when they apply
+USER_GROUPS = {"problem": "", "engine": "", "budget": "", "hparams_search": "   (with -m)"}
+
+
+def group_lines() -> str:
+    """`group: option, option` for each user group in conf/, for `--help` (`${gfopt_groups:}`)."""
+    from gfopt.pairing import conf_dir
+
+    lines = []
+    for group, note in USER_GROUPS.items():
+        options = sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
+        lines.append(f"  {group}: {', '.join(options)}{note}")
+    return "\n".join(lines)
+
 
 MOVED_KEYS = {
     **{f"problem.search.{k}": f"engine.neighbourhood.{k}"
@@ -48,6 +65,9 @@ def register_configs() -> None:
     global _registered
     if _registered:
         return
+    # `${pid:}` in conf/config.yaml: run dirs of runs started in the same second differ
+    OmegaConf.register_new_resolver("pid", os.getpid, replace=True)
+    OmegaConf.register_new_resolver("gfopt_groups", group_lines, replace=True)
     cs = ConfigStore.instance()
     cs.store(group="schema", name="gfopt", node=GfoptConfig)
     cs.store(group="schema/engine", name="population", node=PopulationEngineConfig)

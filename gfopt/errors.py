@@ -7,3 +7,25 @@ class ConfigError(ValueError):
 
 class InputError(ValueError):
     """Bad input (a file, a column, a JSONL line): the message names the culprit and the fix."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C ended a run after `steps` finished steps; `saved_step`: the step of the checkpoint on disk (None:
+    none); `run`: which run of the command (a baseline's name), None for the main one."""
+
+    def __init__(self, steps: int, saved_step: int | None, run: str | None = None) -> None:
+        super().__init__(f"interrupted at step {steps}")
+        self.steps = steps
+        self.saved_step = saved_step
+        self.run = run
+
+    def line(self) -> str:
+        """The one line the command prints."""
+        where = f"step {self.steps}" + (f" of {self.run}" if self.run else "")
+        if self.saved_step == self.steps:
+            return f"interrupted at {where}; checkpoint saved; run the same command to resume"
+        if self.saved_step is not None:
+            return f"interrupted at {where}; checkpoint of step {self.saved_step} saved; run the same command to resume"
+        if self.run:
+            return f"interrupted at {where}; the runs before it are saved; run the same command to resume"
+        return f"interrupted at {where}; no step finished, nothing to resume"

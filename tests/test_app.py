@@ -73,8 +73,13 @@ def test_unknown_group_option_lists_the_choices(tmp_path):
 def test_help_lists_the_config_groups(tmp_path):
     p = gfopt("--help", cwd=tmp_path)
     assert p.returncode == 0
-    groups = {ln.split(":")[0] for ln in p.stdout.split("== Config ==")[0].splitlines() if ":" in ln}
-    assert {"problem", "engine"} <= groups
+    head = p.stdout.split("== Config ==")[0]
+    groups = {ln.split(":")[0].strip(): ln.split(":")[1] for ln in head.split("(group=option) ==")[1].splitlines()
+              if ":" in ln}
+    for group in ("problem", "engine", "hparams_search"):  # every option the conf/ dir ships, no internal schema
+        assert {x.strip() for x in groups[group].split("(")[0].split(",")} == {
+            x.stem for x in (REPO / "conf" / group).glob("*.yaml")}
+    assert "schema" not in head and "python -m gfopt zoo" in head and "python -m gfopt -m" in head
 
 
 def test_same_seed_gives_identical_result_json(tmp_path):

@@ -8,7 +8,10 @@ same seed and the values are told again in order, which reproduces its state exa
 
 from __future__ import annotations
 
+import warnings
 from abc import abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -20,6 +23,14 @@ from gfopt.errors import ConfigError
 
 WORST = 1e30
 """What a NaN fitness is told as (minimization): never chosen."""
+
+
+@contextmanager
+def _quiet_cobyla() -> Iterator[None]:
+    """NGOpt's inner COBYLA warns about the small budgets it is given: noise the user cannot act on."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="COBYLA: Invalid", category=UserWarning)
+        yield
 
 
 class AskTellEngine(Engine):
@@ -192,9 +203,11 @@ class NevergradEngine(AskTellEngine):
         return ng.optimizers.registry[self.optimizer](parametrization=param, budget=self.budget)
 
     def _ask(self) -> list[np.ndarray]:
-        self._cands = [self.opt.ask()]
+        with _quiet_cobyla():
+            self._cands = [self.opt.ask()]
         return [np.asarray(c.value, float) for c in self._cands]
 
     def _tell(self, xs: list[np.ndarray], losses: np.ndarray) -> None:
-        for cand, loss in zip(self._cands, losses.tolist(), strict=True):
-            self.opt.tell(cand, loss)
+        with _quiet_cobyla():
+            for cand, loss in zip(self._cands, losses.tolist(), strict=True):
+                self.opt.tell(cand, loss)

@@ -197,6 +197,14 @@ class Engine(ABC):
         """True when the engine has nothing left to do (converged, or early stop)."""
         return self.converged
 
+    def stop_reason(self) -> str:
+        """Why `stop()` is true, for `RunResult.stopped_by`."""
+        return "converged"
+
+    def max_steps(self) -> int | None:
+        """The most steps this engine runs on its own (a generation cap), or None when it cannot say."""
+        return None
+
     @property
     def result(self) -> tuple[Genome, float]:
         """(best genome, best fitness) so far."""
@@ -271,6 +279,10 @@ class Callback:
     def on_end(self, engine: Engine, result: RunResult) -> None:
         """Once, after the last step."""
 
+    def on_interrupt(self, engine: Engine) -> bool:
+        """Ctrl-C ended the run, maybe inside a step; True when a checkpoint of the last finished step is on disk."""
+        return False
+
 
 def run(
     problem: Problem,
@@ -298,7 +310,7 @@ def run(
         engine.elapsed_s = time.perf_counter() - t0
         if engine.between_steps:  # budgets end runs between steps, never inside one
             if engine.stop():
-                stopped_by = "converged"
+                stopped_by = engine.stop_reason()
                 break
             stopped_by = budget.exhausted(engine.steps, engine.evaluations, engine.elapsed_s)
             if stopped_by:

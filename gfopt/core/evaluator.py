@@ -119,6 +119,10 @@ def _init_process(problem_config: dict[str, Any], threads: int) -> None:
     _WORKER = ProblemWorker(problem_config, threads)
 
 
+def _ready() -> bool:
+    return _WORKER is not None
+
+
 def _evaluate_in_process(chunk: Sequence[Genome]) -> tuple[np.ndarray, Any]:
     return _WORKER.evaluate(chunk)
 
@@ -131,6 +135,7 @@ class ProcessEvaluator(PoolEvaluator):
         super().__init__(problem_config, workers, threads_per_worker)
         self.retries = retries
         self.pool: Any = None
+        self._start()  # the workers build their problems now, while the parent builds its own
 
     def _start(self) -> None:
         import multiprocessing as mp
@@ -138,6 +143,8 @@ class ProcessEvaluator(PoolEvaluator):
 
         self.pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_init_process,
                                         initargs=(self.problem_config, self.threads))
+        for _ in range(self.workers):  # one process is spawned per pending task
+            self.pool.submit(_ready)
 
     def processes(self) -> list[Any]:
         """The live worker processes (for tests that kill one)."""

@@ -19,7 +19,8 @@ class PopulationEngine(Engine):
     individual spawns a mutated copy with probability `individual_mutation_rate`. Selection: down to
     `population_size` every generation, or, when `max_population` is set (GENOME+), only once the
     population exceeds it. `patience` stops after that many generations without a new best; `generations`
-    (optional) caps the number of generations after the initial population.
+    (optional) caps the number of generations after the initial population: step 0 evaluates the initial
+    population, so `generations=3` runs 4 steps and ends with `stopped_by: generations`.
     """
 
     def __init__(
@@ -124,7 +125,20 @@ class PopulationEngine(Engine):
 
     def stop(self) -> bool:
         """Early stop (`patience`) or `generations` done after the initial population (step 0)."""
-        return self.converged or (self.generations is not None and self.steps > self.generations)
+        return self.converged or self._generations_done()
+
+    def stop_reason(self) -> str:
+        """`patience` for an early stop, `generations` when the cap ended the run."""
+        if self.converged:
+            return "patience"
+        return "generations" if self._generations_done() else super().stop_reason()
+
+    def _generations_done(self) -> bool:
+        return self.generations is not None and self.steps > self.generations
+
+    def max_steps(self) -> int | None:
+        """Steps this engine runs at most on its own (the initial population plus `generations`), or None."""
+        return None if self.generations is None else self.generations + 1
 
     def population(self) -> tuple[list[Any], np.ndarray]:
         return list(self.genomes), self.fitness.copy()

@@ -65,7 +65,7 @@ def test_early_stop_after_patience_generations_without_a_new_best():
     engine = PopulationEngine(population_size=10, selection=ElitistTournament(), crossover=OrderCrossover(),
                               mutation=SwapMutation(), patience=3)
     result = run(problem, engine, np.random.default_rng(0), Budget(steps=500))
-    assert result.stopped_by == "converged" and result.steps < 500
+    assert result.stopped_by == "patience" and result.steps < 500
     assert result.best_fitness == pytest.approx(brute_force_tsp(problem))
 
 

@@ -113,3 +113,44 @@ def test_particle_swarm_step_closed_form_and_personal_best_is_a_copy():
     assert moved[2][0] == pytest.approx(4.0)
     assert ps.pbest[0][0] == 1.0  # the personal best did not move with x
     assert ps.pbest[1] is not x[1]
+
+
+def test_tournament_without_replacement_never_selects_twice_and_matches_a_brute_force_oracle():
+    rng = np.random.default_rng(3)
+    scores = rng.random(15)
+    for seed in range(20):
+        idx = ElitistTournament(0.2, 3, replace=False)(scores, 10, np.random.default_rng(seed))
+        assert len(idx) == 10 and len(set(idx.tolist())) == 10
+        assert idx[:2].tolist() == top(scores, 2).tolist()
+    # tournaments as large as the population: each one takes the best individual left, i.e. the top n in order
+    idx = ElitistTournament(0.2, 15, replace=False)(scores, 10, np.random.default_rng(0))
+    assert idx.tolist() == top(scores, 10).tolist()
+    # asking for the whole population returns each individual once
+    assert sorted(ElitistTournament(0.1, 3, replace=False)(scores, 15, rng).tolist()) == list(range(15))
+    # with replacement the same scores give copies (why the option exists)
+    idx = ElitistTournament(0.1, 3)(scores, 15, np.random.default_rng(0))
+    assert len(set(idx.tolist())) < 15
+
+
+def test_particle_swarm_ever_extremes_pull_toward_the_best_ever_evaluated():
+    ps = ParticleSwarm(phi_inertia=0, phi_cognitive=0, phi_social=1, phi_repel=0, step=0.5, decay=1.0,
+                       extremes="ever")
+    best_ever = np.full(3, 10.0)
+    ps.update([0], [best_ever], np.array([5.0]))  # evaluated once, then dropped from the population
+    x = [np.zeros(3), np.ones(3)]
+    moved = ps.move(x, np.array([1.0, 2.0]), [1, 2], 0, np.random.default_rng(0))
+    for xi, mi in zip(x, moved, strict=True):  # v = g - x exactly (one non-zero phi): x + 0.5 (g - x)
+        np.testing.assert_allclose(mi, xi + 0.5 * (best_ever - xi))
+    pop = ParticleSwarm(phi_inertia=0, phi_cognitive=0, phi_social=1, phi_repel=0, step=0.5, decay=1.0)
+    pop.update([0], [best_ever], np.array([5.0]))
+    moved = pop.move(x, np.array([1.0, 2.0]), [1, 2], 0, np.random.default_rng(0))
+    np.testing.assert_allclose(moved[0], 0.5 * x[1])  # population extremes: toward the current best, x[1]
+    repel = ParticleSwarm(phi_inertia=0, phi_cognitive=0, phi_social=0, phi_repel=1, step=1.0, decay=1.0,
+                          extremes="ever")
+    repel.update([0, 1], [np.full(3, -4.0), np.zeros(3)], np.array([-1.0, 0.0]))  # -4: the worst ever
+    moved = repel.move([np.ones(3)], np.array([3.0]), [2], 0, np.random.default_rng(0))
+    np.testing.assert_allclose(moved[0], np.ones(3) - (np.full(3, -4.0) - np.ones(3)))
+    state = repel.state_dict()
+    again = ParticleSwarm(extremes="ever")
+    again.load_state_dict(state)
+    assert again.ever["worst"][0] == -1.0 and np.array_equal(again.ever["worst"][1], np.full(3, -4.0))

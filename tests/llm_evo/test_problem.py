@@ -105,3 +105,18 @@ def test_ensemble_members_are_distinct_and_ranked_by_validation_fitness():
     a, b, c = (np.full(3, v, np.float32) for v in (1.0, 2.0, 3.0))
     members = top_k_distinct([a, b, b.copy(), c], np.array([0.1, 0.9, 0.9, 0.5]), 3)
     assert [float(m[0]) for m in members] == [2.0, 3.0, 1.0]
+
+
+def test_named_target_tasks_test_only_those_and_the_zero_shot_list(toy_dir, monkeypatch):
+    import gfopt.problems.llm_evo.zoo as zoo
+    from gfopt.errors import InputError
+    from gfopt.problems.llm_evo.problem import LlmEvoProblem
+
+    monkeypatch.setattr(zoo, "ensure_zoo", lambda *a, **k: toy_dir)  # the toy dir has a zoo-style manifest
+    kw = dict(fitness={"samples": 20}, batch_size=8, baselines=[], threads=1)
+    assert sorted(LlmEvoProblem(**kw).report_tasks()) == ["inc", "rev"]  # zoo default: every held-out task
+    named = LlmEvoProblem(target_tasks=["inc"], **kw)
+    assert named.report_tasks() == ["inc"] and list(named.tasks) == ["inc"]
+    assert LlmEvoProblem(target_tasks=["inc"], zero_shot_tasks=["rev"], **kw).report_tasks() == ["inc", "rev"]
+    with pytest.raises(InputError, match="problem.zero_shot_tasks"):
+        LlmEvoProblem(target_tasks=["inc"], zero_shot_tasks=["nope"], **kw)

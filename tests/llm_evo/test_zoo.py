@@ -196,3 +196,37 @@ def test_a_zoo_from_an_older_version_is_rebuilt(home: Path) -> None:
     assert load_manifest(stale)["zoo_version"] == ZOO_VERSION
     assert not (stale / "junk.txt").exists() and (stale / "experts" / "dom00").is_dir()
     assert not [p for p in stale.parent.iterdir() if p.name.startswith((".tmp-", ".old-"))]
+
+
+def test_fresh_mixtures_follow_the_zoo_cipher_and_are_seeded(tiny: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from gfopt.problems.llm_evo.zoo.mixtures import MIN_SHARE, read_index
+
+    man = load_manifest(tiny)
+    table = str.maketrans(man["family"]["letters"], man["family"]["cipher"])
+    groups = man["family"]["groups"]
+    assert cli(["mixtures", "--preset", "tiny", "--size", "3", "--count", "3", "--mix-seed", "9",
+                "--out", str(tmp_path / "a")]) == 0
+    assert "problem.target_tasks=[fresh9k3_0,fresh9k3_1,fresh9k3_2]" in capsys.readouterr().out
+    index = read_index(tmp_path / "a")
+    sets = [tuple(t["experts_needed"]) for t in index["tasks"].values()]
+    assert len(set(sets)) == 3 and all(len(s) == 3 for s in sets)
+    for t in index["tasks"].values():
+        shares = t["letter_shares"]
+        assert sum(shares.values()) == pytest.approx(1, abs=2e-3) and min(shares.values()) >= MIN_SHARE - 1e-3
+        allowed = set(DIGITS) | set("".join(groups[e] for e in t["experts_needed"]))
+        used: set[str] = set()
+        for split, n in (("valid", 200), ("test", 500)):
+            lines = _lines(Path(t["dir"]) / f"{split}.jsonl")
+            assert len(lines) == n
+            for r in lines:
+                body = r["prompt"][1:-1]
+                assert r["answer"] == body.translate(table) and set(body) <= allowed
+                used |= set(body)
+        assert all(set(groups[e]) & used for e in t["experts_needed"])  # every needed expert's letters occur
+    for seed, out in (("9", "b"), ("8", "c")):
+        cli(["mixtures", "--preset", "tiny", "--size", "3", "--count", "3", "--mix-seed", seed,
+             "--out", str(tmp_path / out)])
+    test_a, test_b = (tmp_path / d / "fresh9k3_0" / "test.jsonl" for d in ("a", "b"))
+    same = test_a.read_text() == test_b.read_text()
+    assert same and read_index(tmp_path / "c")["tasks"].keys() != index["tasks"].keys()

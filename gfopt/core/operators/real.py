@@ -40,10 +40,19 @@ class GaussianMask(Mutation):
     def __init__(self, sigma: float = 0.01, gene_rate: float = 0.01) -> None:
         self.sigma = sigma
         self.gene_rate = gene_rate
+        self.new_genome = None
+
+    def bind(self, problem: object) -> None:
+        """Allocate mutants where the problem keeps genomes (its `new_genome(values)`, if it has one)."""
+        self.new_genome = getattr(problem, "new_genome", None)
 
     def __call__(self, genome: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         x = np.asarray(genome)
-        return (x + sparse_gaussian(x.shape, self.sigma, self.gene_rate, rng)).astype(x.dtype)
+        mask = rng.random(x.shape) < self.gene_rate  # the random stream of `sparse_gaussian`, without a dense delta
+        out = np.array(x, copy=True) if self.new_genome is None else self.new_genome(x)
+        noise = self.sigma * rng.standard_normal(int(mask.sum()))
+        out[mask] = (out[mask].astype(np.float64) + noise).astype(out.dtype)
+        return out
 
 
 class GaussianNeighbourhood(Neighbourhood):

@@ -34,20 +34,36 @@ def top(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 class ElitistTournament(Selection):
-    """GENOME's selection: keep the top `elite_fraction`, fill the rest by size-`k` tournaments."""
+    """GENOME's selection: keep the top `elite_fraction`, fill the rest by size-`k` tournaments.
 
-    def __init__(self, elite_fraction: float = 0.1, tournament_size: int = 3) -> None:
+    `replace=True`: every tournament draws from the whole population, so a strong individual can win several
+    times and fill the population with copies. `replace=False` (the GENOME authors' code): each winner leaves
+    the pool (elites are not in it), so no individual is selected twice; the last tournaments shrink to the
+    pool that is left.
+    """
+
+    def __init__(self, elite_fraction: float = 0.1, tournament_size: int = 3, replace: bool = True) -> None:
         self.elite_fraction = elite_fraction
         self.tournament_size = tournament_size
+        self.replace = replace
 
     def __call__(self, scores: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
         scores = np.asarray(scores, dtype=float)
+        n = n if self.replace else min(n, len(scores))
         n_elite = min(int(self.elite_fraction * n), n)
         chosen = list(top(scores, n_elite))
-        k = min(self.tournament_size, len(scores))
+        if self.replace:
+            k = min(self.tournament_size, len(scores))
+            while len(chosen) < n:
+                entrants = rng.choice(len(scores), size=k, replace=False)
+                chosen.append(int(entrants[np.argmax(scores[entrants])]))
+            return np.asarray(chosen, dtype=int)
+        pool = np.setdiff1d(np.arange(len(scores)), chosen)
         while len(chosen) < n:
-            entrants = rng.choice(len(scores), size=k, replace=False)
-            chosen.append(int(entrants[np.argmax(scores[entrants])]))
+            entrants = rng.choice(pool, size=min(self.tournament_size, len(pool)), replace=False)
+            winner = int(entrants[np.argmax(scores[entrants])])
+            chosen.append(winner)
+            pool = pool[pool != winner]
         return np.asarray(chosen, dtype=int)
 
 

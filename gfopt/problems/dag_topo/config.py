@@ -18,6 +18,7 @@ class DagDataConfig:
     """Where X comes from: a file (`path`) or a NOTEARS-style simulation (the other keys)."""
 
     path: str | None = None
+    header: bool = True  # a .csv's first row names the nodes; false: every row is data, nodes are x0..x{d-1}
     graph: str = "ER"
     k: int = 2
     d: int = 20

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import csv
 import heapq
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from scipy.special import expit
@@ -113,70 +116,117 @@ def simulate(graph: str, k: int, d: int, n: int, noise: str, sem: str, seed: int
 
 
 # ---------------------------------------------------------------------------------------------- loading
-def load(path: str | Path) -> Dataset:
-    """Read `.csv` (header = node names), `.npy` (n x d) or `.npz` (X; optional B_true / W_true / init_order)."""
+KEY = "problem.data.path"
+
+
+def load(path: str | Path, header: bool = True) -> Dataset:
+    """Read `.csv` (a header row of node names unless `header=False`), `.npy` (n x d) or `.npz` (X; optional
+    B_true / W_true / init_order). Anything unreadable is one `InputError` naming the file."""
     p = Path(path)
-    key = "problem.data.path"
+    if p.is_dir():
+        raise InputError(f"{KEY}: {p} is a directory; give a .csv, .npy or .npz file in it")
     if not p.is_file():
-        raise InputError(f"{key}: file not found: {p} (give a .csv, .npy or .npz file)")
+        raise InputError(f"{KEY}: file not found: {p} (give a .csv, .npy or .npz file)")
     suffix = p.suffix.lower()
-    if suffix == ".csv":
-        return _load_csv(p)
-    if suffix == ".npy":
-        X = _numeric(np.load(p, allow_pickle=False), p)
-        return Dataset(X=X, names=[f"x{i}" for i in range(X.shape[1])], source=str(p))
-    if suffix == ".npz":
-        with np.load(p, allow_pickle=False) as z:
-            if "X" not in z:
-                raise InputError(f"{key}: {p} has no array 'X' (keys: {', '.join(z.files)})")
-            X = _numeric(z["X"], p)
-            d = X.shape[1]
-            ds = Dataset(X=X, names=[f"x{i}" for i in range(d)], source=str(p))
-            for name in ("B_true", "W_true"):
-                if name in z:
-                    arr = np.asarray(z[name], dtype=float)
-                    if arr.shape != (d, d):
-                        raise InputError(f"{key}: {p}: {name} has shape {arr.shape}, expected ({d}, {d})")
-                    setattr(ds, name, arr)
-            if ds.B_true is None and ds.W_true is not None:
-                ds.B_true = (ds.W_true != 0).astype(float)
-            if "init_order" in z:
-                ds.init_order = np.asarray(z["init_order"], dtype=np.int64)
-            return ds
-    raise InputError(f"{key}: unsupported file type {suffix!r} for {p} (use .csv, .npy or .npz)")
+    if suffix not in (".csv", ".npy", ".npz"):
+        raise InputError(f"{KEY}: unsupported file type {suffix!r} for {p} (use .csv, .npy or .npz)")
+    try:
+        if suffix == ".csv":
+            return _load_csv(p, header)
+        with p.open("rb") as f:  # our handle: numpy leaks its own when a damaged archive fails to open
+            if suffix == ".npy":
+                X = _numeric(np.load(f, allow_pickle=False), p)
+                return Dataset(X=X, names=[f"x{i}" for i in range(X.shape[1])], source=str(p))
+            return _load_npz(f, p)
+    except InputError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile, zlib.error) as e:
+        detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError(f"{KEY}: cannot read {p} as {suffix} ({detail}); is it a valid {suffix} file?") from None
 
 
-def _numeric(arr: np.ndarray, p: Path) -> np.ndarray:
+def _load_npz(f: BinaryIO, p: Path) -> Dataset:
+    with np.load(f, allow_pickle=False) as z:
+        if "X" not in z:
+            raise InputError(f"{KEY}: {p} has no array 'X' (keys: {', '.join(z.files)})")
+        X = _numeric(z["X"], p)
+        d = X.shape[1]
+        ds = Dataset(X=X, names=[f"x{i}" for i in range(d)], source=str(p))
+        for name in ("B_true", "W_true"):
+            if name in z:
+                arr = _numeric(z[name], p, name)
+                if arr.shape != (d, d):
+                    raise InputError(f"{KEY}: {p}: {name} has shape {arr.shape}, expected ({d}, {d})")
+                setattr(ds, name, arr)
+        if ds.B_true is None and ds.W_true is not None:
+            ds.B_true = (ds.W_true != 0).astype(float)
+        if "init_order" in z:
+            order = z["init_order"]
+            if order.dtype.kind not in "iu" or order.ndim != 1:
+                raise InputError(f"{KEY}: {p}: init_order must be a 1-D integer array, got {order.dtype} "
+                                 f"of shape {order.shape}")
+            ds.init_order = order.astype(np.int64)
+        return ds
+
+
+def _numeric(arr: np.ndarray, p: Path, name: str = "X") -> np.ndarray:
+    what = "" if name == "X" else f" ({name})"
     if arr.dtype.kind not in "biuf":
-        raise InputError(f"problem.data.path: {p} holds {arr.dtype} values; expected a numeric n x d array")
+        raise InputError(f"{KEY}: {p} holds {arr.dtype} values{what}; expected a numeric n x d array")
     if arr.ndim != 2:
-        raise InputError(f"problem.data.path: {p} holds an array of shape {arr.shape}; expected n x d (2-D)")
+        raise InputError(f"{KEY}: {p} holds an array of shape {arr.shape}{what}; expected n x d (2-D)")
     return arr.astype(float)
 
 
-def _load_csv(p: Path) -> Dataset:
-    with p.open(newline="") as f:
-        rows = list(csv.reader(f))
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _load_csv(p: Path, header: bool = True) -> Dataset:
+    try:
+        with p.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except UnicodeDecodeError as e:
+        raise InputError(f"{KEY}: {p} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}); "
+                         "save it as UTF-8") from None
+    except csv.Error as e:
+        raise InputError(f"{KEY}: {p} is not a readable CSV file ({e})") from None
+    rows = [r for r in rows if any(c.strip() for c in r)]
     if not rows:
-        raise InputError(f"problem.data.path: {p} is empty; expected a header row of node names and data rows")
-    header = [h.strip() for h in rows[0]]
-    body = [r for r in rows[1:] if any(c.strip() for c in r)]
-    if len(set(header)) != len(header):
-        dup = sorted({h for h in header if header.count(h) > 1})
-        raise InputError(f"problem.data.path: {p}: duplicate column names {dup}; make the header names unique")
-    X = np.empty((len(body), len(header)))
+        raise InputError(f"{KEY}: {p} is empty; expected a header row of node names and data rows")
+    if header:
+        names = [h.strip() for h in rows[0]]
+        body = rows[1:]
+        if all(_is_number(h) for h in names):
+            raise InputError(
+                f"{KEY}: {p}: the first row ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}) is numbers, "
+                f"not node names; add a header row, or pass problem.data.header=false to name the columns "
+                f"x0..x{len(names) - 1}"
+            )
+    else:
+        names = [f"x{j}" for j in range(len(rows[0]))]
+        body = rows
+    if len(set(names)) != len(names):
+        dup = sorted({h for h in names if names.count(h) > 1})
+        raise InputError(f"{KEY}: {p}: duplicate column names {dup}; make the header names unique")
+    first = 2 if header else 1
+    X = np.empty((len(body), len(names)))
     for i, row in enumerate(body):
-        if len(row) != len(header):
-            raise InputError(f"problem.data.path: {p}: line {i + 2} has {len(row)} fields, header has {len(header)}")
+        if len(row) != len(names):
+            raise InputError(f"{KEY}: {p}: line {i + first} has {len(row)} fields, the first row has {len(names)}")
         for j, cell in enumerate(row):
             try:
                 X[i, j] = float(cell)
             except ValueError:
                 raise InputError(
-                    f"problem.data.path: {p}: column {header[j]!r} is not numeric (line {i + 2}: {cell!r}); "
+                    f"{KEY}: {p}: column {names[j]!r} is not numeric (line {i + first}: {cell!r}); "
                     "remove or encode it"
                 ) from None
-    return Dataset(X=X, names=header, source=str(p))
+    return Dataset(X=X, names=names, source=str(p))
 
 
 # ---------------------------------------------------------------------------------------------- checks
@@ -185,8 +235,13 @@ def is_binary(X: np.ndarray) -> bool:
     return bool(np.all((X == 0) | (X == 1)))
 
 
-def validate(ds: Dataset, score: str) -> None:
-    """Reject data the search cannot use: too small, non-finite, constant columns, wrong type for the score."""
+# Beyond this magnitude X^T X / n overflows float64 (about 1.3e154 squared), so scores and eigenvalues fail.
+MAX_ABS = 1e150
+
+
+def validate(ds: Dataset, score: str, standardize: bool = False) -> None:
+    """Reject data the search cannot use: too small, non-finite, constant columns, values too large to square
+    (unless `standardize`, which rescales them first), wrong type for the score."""
     X, names, src = ds.X, ds.names, ds.source
     if X.ndim != 2 or X.shape[1] < 2:
         raise InputError(f"problem.data: {src} has {X.shape[-1] if X.ndim else 0} column(s); need at least 2 nodes")
@@ -200,7 +255,14 @@ def validate(ds: Dataset, score: str) -> None:
             f"problem.data: {src}: column {names[j]!r} has {int(bad[:, j].sum())} NaN/inf value(s) "
             f"(first at row {i + 1}); drop or impute them"
         )
-    const = np.flatnonzero(np.ptp(X, axis=0) == 0)
+    big = np.flatnonzero(np.max(np.abs(X), axis=0) > MAX_ABS)
+    if len(big) and not standardize:
+        j = int(big[0])
+        raise InputError(
+            f"problem.data: {src}: column {names[j]!r} has values up to {np.max(np.abs(X[:, j])):.3g}, too large "
+            "to square in float64; rescale the data or pass problem.data.standardize=true"
+        )
+    const = np.flatnonzero(np.all(X == X[:1], axis=0))
     if len(const):
         raise InputError(
             f"problem.data: {src}: column {names[const[0]]!r} is constant; remove constant columns"

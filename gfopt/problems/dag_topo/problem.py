@@ -17,7 +17,7 @@ from gfopt.core.problem import Problem
 from gfopt.core.space import PERMUTATION, PermutationSpace
 from gfopt.errors import ConfigError, InputError
 from gfopt.problems.dag_topo.config import DagDataConfig, DagScoreConfig, DagSearchConfig
-from gfopt.problems.dag_topo.data import Dataset, load, simulate, validate
+from gfopt.problems.dag_topo.data import MAX_ABS, Dataset, load, simulate, validate
 from gfopt.problems.dag_topo.metrics import count_accuracy
 from gfopt.problems.dag_topo.neighbourhood import TopoSwapNeighbourhood
 from gfopt.problems.dag_topo.scores import LassoScore, LeastSquaresScore, LogisticScore, OrderFit, Score
@@ -68,10 +68,10 @@ class DagTopoProblem(Problem):
         dc, sc = self.data_cfg, self.score_cfg
         if dataset is None:
             if dc.path is not None:
-                dataset = load(dc.path)
+                dataset = load(dc.path, header=dc.header)
             else:
                 dataset = simulate(dc.graph, dc.k, dc.d, dc.n, dc.noise, dc.sem, dc.seed)
-        validate(dataset, sc.type)
+        validate(dataset, sc.type, standardize=dc.standardize)
         self.dataset = dataset
         self.names = list(dataset.names)
         self.X = self._prepare(dataset.X)
@@ -93,6 +93,9 @@ class DagTopoProblem(Problem):
             raise ConfigError("problem.data.center: logistic scores need the raw 0/1 data; set center=false, "
                               "standardize=false")
         X = np.array(X, dtype=float, copy=True)
+        if dc.standardize:  # bring huge columns (up to 1e308) into range first; unit-scale results are unchanged
+            big = np.max(np.abs(X), axis=0) > MAX_ABS
+            X[:, big] /= np.max(np.abs(X[:, big]), axis=0)
         if center:
             X -= X.mean(axis=0)
         if dc.standardize:

@@ -9,6 +9,7 @@ from gfopt.core.config import check, check_rate
 
 METRICS = ("exact", "partial", "blend")
 TASK_KINDS = ("generation", "multiple_choice")
+GENOME_DTYPES = ("auto", "float32", "bfloat16", "float16")
 BASELINES = ("best_expert", "shared", "uniform", "random_search", "lorahub", "model_swarms")
 
 
@@ -94,6 +95,17 @@ class CoefficientsConfig:
 
 
 @dataclass
+class MemoryConfig:
+    """Where genomes live: their dtype, and a host budget above which the population is memory-mapped."""
+
+    genome_dtype: str = "auto"  # auto: the experts' saved dtype | float32 | bfloat16 | float16
+    host_gb: float | None = None  # memory-map the population in the run dir when it would exceed this (null: never)
+    dir: str | None = None  # where the memory-mapped genomes go (null: <run dir>/population)
+    population_size: int | None = None  # the engine's sizes, for the plan (the YAML reads them from engine.*)
+    max_population: int | None = None
+
+
+@dataclass
 class LlmEvoConfig:
     _target_: str = "gfopt.problems.llm_evo.problem.LlmEvoProblem"
     name: str = "llm_evo"
@@ -103,6 +115,7 @@ class LlmEvoConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     tasks: dict[str, Any] = field(default_factory=dict)  # name -> dir, or {dir, kind, weight} (see TaskConfig)
     target_tasks: list[str] | None = None  # null: the zoo's target tasks, or every user task
+    zero_shot_tasks: list[str] | None = None  # zoo tasks tested (never evolved on) besides named target_tasks
     fitness: FitnessConfig = field(default_factory=FitnessConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     init: InitConfig = field(default_factory=InitConfig)
@@ -114,6 +127,7 @@ class LlmEvoConfig:
     lorahub_bound: float = 1.5
     lorahub_l1: float = 0.05
     threads: int | None = None  # torch CPU threads (null: leave torch's default)
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
     seed: int = 0  # seeds the baselines' searches (the YAML sets ${seed})
 
     def __post_init__(self) -> None:
@@ -131,6 +145,9 @@ class LlmEvoConfig:
         from gfopt.problems.llm_evo.merge import METHODS  # numpy-only module
 
         check(self.init.method in METHODS, "problem.init.method", f"must be one of {METHODS}")
+        check(self.memory.genome_dtype in GENOME_DTYPES, "problem.memory.genome_dtype",
+              f"must be one of {GENOME_DTYPES}")
+        check(self.memory.host_gb is None or self.memory.host_gb > 0, "problem.memory.host_gb", "must be > 0 or null")
         check(self.batch_size >= 1, "problem.batch_size", "must be >= 1")
         check(self.ensemble_k >= 1, "problem.ensemble_k", "must be >= 1")
         check(self.test_samples is None or self.test_samples >= 1, "problem.test_samples", "must be >= 1 or null")

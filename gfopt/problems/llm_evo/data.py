@@ -60,16 +60,25 @@ def read_jsonl(path: Path, kind: str) -> list[Sample]:
     if not path.is_file():
         raise InputError(f"{path}: task split file not found (each task dir needs train/valid/test.jsonl)")
     samples = []
-    with path.open(encoding="utf-8") as f:
-        for i, line in enumerate(f, start=1):
-            where = f"{path}:{i}"
-            if not line.strip():
-                raise InputError(f"{where}: empty line (remove it)")
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"{where}: malformed JSON ({e.msg})") from None
-            samples.append(_parse(obj, kind, where))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}); "
+                         "save it as UTF-8") from None
+    lines = text.split("\n")  # as iterating the file would: universal newlines, the last one optional
+    if lines[-1] == "":
+        lines.pop()
+    for i, line in enumerate(lines, start=1):
+        where = f"{path}:{i}"
+        if not line.strip():
+            raise InputError(f"{where}: empty line (remove it)")
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{where}: malformed JSON ({e.msg})") from None
+        except (ValueError, RecursionError) as e:  # an integer of > 4300 digits, nesting deeper than Python's stack
+            raise InputError(f"{where}: unreadable JSON ({type(e).__name__})") from None
+        samples.append(_parse(obj, kind, where))
     if not samples:
         raise InputError(f"{path}: no samples")
     return samples

@@ -4,17 +4,26 @@ The live model's LoRA parameters are re-pointed to views of one flat device buff
 the model is a single copy (no re-instantiation, no disk). In `merged` mode (fp32 only: a bf16 weight would round
 a small delta away) each write also folds the adapter into the base weights, W = W0 + scaling * B A, and PEFT's
 forward then skips the LoRA branch: the same function at the base model's speed.
+
+Layers (the groups of per-layer crossover) are found from the model's structure: a LoRA tensor belongs to the
+block at index N of the outermost `nn.ModuleList` above it (`model.layers.N` in Llama/Mistral/Qwen2/Phi,
+`transformer.h.N` in GPT-2/Falcon/BLOOM/GPT-J, `gpt_neox.layers.N`), or of the list named by PEFT's
+`layers_pattern` when the adapter config gives one. Genomes may be stored in the adapters' dtype (float32,
+bfloat16 via `ml_dtypes`, float16); the live buffer takes them with one copy.
 """
 
 from __future__ import annotations
 
-import re
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-_LAYER = re.compile(r"\.layers\.(\d+)\.")
+from gfopt.problems.llm_evo.memory import as_torch
+
+log = logging.getLogger("gfopt.llm_evo")
 
 
 @dataclass(frozen=True)
@@ -24,18 +33,19 @@ class LoraTensor:
     name: str
     shape: tuple[int, ...]
     slice: slice
-    layer: int  # transformer block index, -1 when the name has none
+    layer: int  # index of its layer group (model order), -1 when it sits in no layer list
 
 
 class LoraLayout:
     """Ordered LoRA tensors of one adapter; `segments` (one per tensor) and `groups` (one per layer)."""
 
-    def __init__(self, tensors: list[LoraTensor]) -> None:
+    def __init__(self, tensors: list[LoraTensor], names: dict[int, str] | None = None) -> None:
         self.tensors = tensors
         self.size = tensors[-1].slice.stop if tensors else 0
         self.segments = [t.slice for t in tensors]
         layers = sorted({t.layer for t in tensors})
-        self.group_names = [f"layer{layer}" if layer >= 0 else "other" for layer in layers]
+        names = names or {}
+        self.group_names = [names.get(layer, f"layer{layer}") if layer >= 0 else "other" for layer in layers]
         pos = {layer: i for i, layer in enumerate(layers)}
         self.group_of = np.empty(self.size, dtype=np.int32)
         for t in tensors:
@@ -47,18 +57,28 @@ class LoraLayout:
         return len(self.group_names)
 
     @classmethod
-    def from_model(cls, model: torch.nn.Module) -> LoraLayout:
-        """Layout of every trainable-or-not parameter whose name contains `lora_A`/`lora_B`, in model order."""
-        tensors, start = [], 0
+    def from_model(cls, model: torch.nn.Module, layers_pattern: str | Sequence[str] | None = None) -> LoraLayout:
+        """Layout of every parameter whose name contains `lora_A`/`lora_B`, in model order.
+
+        Layer groups come from the model's structure (`layer_of`); `layers_pattern` (PEFT's adapter-config key:
+        the name of the layer list, e.g. "h" or "layers") restricts which lists count.
+        """
+        lists = {name for name, m in model.named_modules() if isinstance(m, torch.nn.ModuleList)}
+        patterns = [layers_pattern] if isinstance(layers_pattern, str) else list(layers_pattern or [])
+        tensors, start, keys = [], 0, {}
         for name, p in model.named_parameters():
             if ".lora_A." in name or ".lora_B." in name:
-                m = _LAYER.search(name)
+                key = layer_of(name, lists, patterns)
+                group = keys.setdefault(key, len(keys)) if key is not None else -1
                 n = p.numel()
-                tensors.append(LoraTensor(name, tuple(p.shape), slice(start, start + n), int(m.group(1)) if m else -1))
+                tensors.append(LoraTensor(name, tuple(p.shape), slice(start, start + n), group))
                 start += n
         if not tensors:
             raise ValueError("LoraLayout: the model has no LoRA parameters")
-        return cls(tensors)
+        one_list = len({k[0] for k in keys}) <= 1
+        names = {g: f"layer{k[1]}" if one_list else f"{k[0].removeprefix('base_model.model.')}.{k[1]}"
+                 for k, g in keys.items()}
+        return cls(tensors, names)
 
     def pairs(self) -> list[tuple[LoraTensor, LoraTensor]]:
         """(A, B) tensor pairs of each adapted module, in layout order (their product B @ A is the module's delta)."""
@@ -75,6 +95,17 @@ class LoraLayout:
     def expand(self, group_weights: np.ndarray) -> np.ndarray:
         """[K, G] per-layer weights -> [K, P] per-entry weights."""
         return np.asarray(group_weights, dtype=np.float32)[:, self.group_of]
+
+
+def layer_of(name: str, lists: set[str], patterns: Sequence[str] = ()) -> tuple[str, int] | None:
+    """(list path, index) of the outermost layer list above parameter `name` (only lists named in `patterns`
+    when given), or None."""
+    parts = name.split(".")
+    for i in range(1, len(parts) - 1):
+        path = ".".join(parts[:i])
+        if path in lists and parts[i].isdigit() and (not patterns or parts[i - 1] in patterns):
+            return path, int(parts[i])
+    return None
 
 
 class LiveAdapter:
@@ -94,7 +125,8 @@ class LiveAdapter:
             p.data = self.flat[t.slice].view(t.shape)
             p.requires_grad_(False)
         self.layout = layout
-        self._staging = torch.empty(layout.size, dtype=torch.float32, pin_memory=first.device.type == "cuda")
+        self._staging = torch.empty(layout.size if first.device.type == "cuda" else 0, dtype=first.dtype,
+                                    pin_memory=first.device.type == "cuda")
         self.merged = merged
         self._folds: list[tuple[torch.nn.Module, str, torch.Tensor, torch.Tensor]] = []
         if merged:
@@ -111,11 +143,13 @@ class LiveAdapter:
         return self.flat.detach().float().cpu().numpy().copy()
 
     def write(self, genome: np.ndarray) -> None:
-        """Copy `genome` into the live LoRA parameters in place."""
-        vec = torch.from_numpy(np.ascontiguousarray(genome, dtype=np.float32))
-        if self.flat.device.type == "cpu" and self.flat.dtype == torch.float32:
-            self.flat.copy_(vec)
+        """Copy `genome` (float32, bfloat16 or float16) into the live LoRA parameters in place."""
+        vec = as_torch(genome)
+        if self.flat.device.type == "cpu":
+            self.flat.copy_(vec)  # casts to the model's dtype where the genome's differs
         else:
+            if self._staging.dtype != vec.dtype:
+                self._staging = torch.empty(self.layout.size, dtype=vec.dtype, pin_memory=True)
             self._staging.copy_(vec)  # pinned host buffer; the blocking copy keeps it safe to reuse
             self.flat.copy_(self._staging)
         if self.merged:

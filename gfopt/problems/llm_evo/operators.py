@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,6 +11,7 @@ import numpy as np
 from gfopt.core.operators import Crossover
 from gfopt.problems.llm_evo.merge import METHODS, merge, merge_products
 
+log = logging.getLogger("gfopt.llm_evo")
 LORA = "real/lora"
 """The space kind of a LoRA parameter vector (llm_evo with problem.space=params)."""
 
@@ -45,12 +47,17 @@ class LoraMerge(Crossover):
         self.base: np.ndarray | None = None
         self.segments: list[slice] | None = None
         self.layout: Any = None
+        self.new_genome: Any = None
 
     def bind(self, problem: Any) -> None:
         """Learn the genome layout (per-tensor segments, per-layer groups) and the shared base, if any."""
         self.layout = problem.layout
         self.segments = self.layout.segments
         self.base = problem.shared
+        self.new_genome = getattr(problem, "new_genome", None)  # children in the problem's dtype / memory map
+        if self.layerwise and self.layout.n_groups == 1:
+            log.warning("engine.crossover.layerwise: the adapter's LoRA tensors form one layer group (%s), so "
+                        "per-layer crossover weights are one global weight", self.layout.group_names[0])
 
     def __call__(self, parents: Sequence[np.ndarray], weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         x = np.stack([np.asarray(g, dtype=np.float32) for g in parents])
@@ -64,7 +71,9 @@ class LoraMerge(Crossover):
         if self.merge_space == "product":
             if self.layout is None:
                 raise ValueError("LoraMerge(space='product') needs the problem's LoRA layout (bind it first)")
-            return merge_products(x, w, self.layout, self.method, base=self.base, density=self.density, rng=rng,
-                                  scale=self.scale)
-        return merge(x, w, self.method, base=self.base, density=self.density, segments=self.segments, rng=rng,
-                     scale=self.scale)
+            child = merge_products(x, w, self.layout, self.method, base=self.base, density=self.density, rng=rng,
+                                   scale=self.scale)
+        else:
+            child = merge(x, w, self.method, base=self.base, density=self.density, segments=self.segments, rng=rng,
+                          scale=self.scale)
+        return child if self.new_genome is None else self.new_genome(child)

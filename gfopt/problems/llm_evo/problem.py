@@ -1,4 +1,4 @@
-"""`LlmEvoProblem`: evolve LoRA adapters (flat float32 genomes) of one frozen base model on labelled tasks.
+"""`LlmEvoProblem`: evolve LoRA adapters (flat genomes in the adapters' dtype) of one frozen base model on tasks.
 
 Inputs are checked in the constructor before any evaluation. A genome is evaluated by copying it into the one
 live PEFT model in place and scoring the target tasks' validation splits; scores are cached by genome content.
@@ -24,8 +24,17 @@ from gfopt.errors import InputError
 from gfopt.problems.llm_evo.cache import genome_key
 from gfopt.problems.llm_evo.data import Task, load_task
 from gfopt.problems.llm_evo.layout import LiveAdapter, LoraLayout
+from gfopt.problems.llm_evo.memory import GenomeStore, numpy_dtype, plan_memory
 from gfopt.problems.llm_evo.merge import merge
-from gfopt.problems.llm_evo.models import check_inputs, load_model, load_vector, resolve_device
+from gfopt.problems.llm_evo.models import (
+    check_inputs,
+    load_model,
+    load_vector,
+    lora_scaling,
+    read_adapter_config,
+    resolve_device,
+    stored_dtype,
+)
 from gfopt.problems.llm_evo.operators import LORA
 from gfopt.problems.llm_evo.scoring import Prepared, fitness_of, generate, prepare, score
 
@@ -43,6 +52,32 @@ def _plain(x: Any) -> Any:
     if isinstance(x, list | tuple) or type(x).__name__ == "ListConfig":
         return [_plain(v) for v in x]
     return x
+
+
+def _mmap_dir(directory: str | None) -> Path:
+    """Where memory-mapped genomes go: `problem.memory.dir`, else the Hydra run dir, else the temp dir."""
+    if directory:
+        return Path(directory)
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return Path(HydraConfig.get().runtime.output_dir) / "population"
+    except (ImportError, ValueError):
+        import tempfile
+
+        return Path(tempfile.gettempdir()) / "gfopt-population"
+
+
+class GenomeSpace(RealVectorSpace):
+    """LoRA parameter vectors kept by the problem's `GenomeStore`: checkpoints hold them in its dtype, and restored
+    genomes go back into the store (memory-mapped when the plan says so)."""
+
+    def __init__(self, store: GenomeStore) -> None:
+        super().__init__(store.size, kind=LORA, dtype=store.dtype)
+        self.store = store
+
+    def from_array(self, array: np.ndarray) -> np.ndarray:
+        return self.store.new(array)
 
 
 class LlmEvoProblem(Problem):
@@ -65,7 +100,8 @@ class LlmEvoProblem(Problem):
                  target_tasks: Sequence[str] | None = None, fitness: Any = None, generation: Any = None,
                  init: Any = None, batch_size: int = 256, test_samples: int | None = None, ensemble_k: int = 5,
                  baselines: Sequence[str] = (), baseline_budget: int | None = None, lorahub_bound: float = 1.5,
-                 lorahub_l1: float = 0.05, threads: int | None = None, seed: int = 0) -> None:
+                 lorahub_l1: float = 0.05, threads: int | None = None, memory: Any = None,
+                 zero_shot_tasks: Sequence[str] | None = None, seed: int = 0) -> None:
         from gfopt.problems.llm_evo.config import LlmEvoConfig
 
         d = LlmEvoConfig()
@@ -82,8 +118,9 @@ class LlmEvoProblem(Problem):
             torch.set_num_threads(int(threads))
         m = {**_plain(d.model), **(_plain(model) or {})}
         tasks = {k: {"dir": v} if isinstance(v, str) else dict(v) for k, v in (_plain(tasks) or {}).items()}
-        base, experts, shared, task_specs, targets = self._resolve(_plain(zoo) or {}, m, tasks, target_tasks)
-        check_inputs(base, list(experts.values()) + ([shared] if shared else []))
+        base, experts, shared, task_specs, targets = self._resolve(_plain(zoo) or {}, m, tasks, target_tasks,
+                                                                   zero_shot_tasks)
+        first_cfg = check_inputs(base, list(experts.values()) + ([shared] if shared else []))
         self.targets = targets
         n_valid, n_test = int(self.fit_cfg["samples"]), test_samples
         self.tasks: dict[str, Task] = {}
@@ -94,12 +131,29 @@ class LlmEvoProblem(Problem):
         self.device, self.dtype = resolve_device(m["device"], m["dtype"])
         self.expert_names = list(experts)
         self.tokenizer, self.model = load_model(base, next(iter(experts.values())), self.device, self.dtype)
-        self.layout = LoraLayout.from_model(self.model)
-        self.experts = np.stack([load_vector(self.layout, p) for p in experts.values()])
-        self.shared = load_vector(self.layout, shared) if shared else None
+        self.layout = LoraLayout.from_model(self.model, first_cfg.get("layers_pattern"))
+        mem = {**_plain(d.memory), **(_plain(memory) or {})}
+        gd = mem["genome_dtype"]
+        self.genome_dtype = numpy_dtype(stored_dtype(next(iter(experts.values()))) if gd == "auto" else gd)
+        live_scaling = lora_scaling(first_cfg)
+
+        def vector(path: str) -> np.ndarray:  # in the storage dtype, B rescaled to the live adapter's scaling
+            scale = lora_scaling(read_adapter_config(path)) / live_scaling
+            return load_vector(self.layout, path, self.genome_dtype, scale)
+
+        self.experts = np.stack([vector(p) for p in experts.values()])
+        self.shared = vector(shared) if shared else None
         merged = m["merged_eval"]
         self.live = LiveAdapter(self.model, self.layout,
                                 merged=self.dtype == torch.float32 if merged is None else bool(merged))
+        pop = max(int(mem.get("population_size") or 0), int(mem.get("max_population") or 0), 2)
+        self.memory_plan = plan_memory(self.model, self.layout.size, self.genome_dtype,
+                                       len(self.experts) + (shared is not None), pop, self.live.merged,
+                                       mem["host_gb"])
+        for line in self.memory_plan.lines():
+            log.info("memory plan: %s", line)
+        self.store = GenomeStore(self.layout.size, self.genome_dtype,
+                                 _mmap_dir(mem.get("dir")) if self.memory_plan.mapped else None)
         w = np.array([self.tasks[t].weight for t in targets], dtype=float)
         if w.sum() <= 0:
             raise InputError("problem.tasks: the target tasks' weights sum to 0")
@@ -112,7 +166,8 @@ class LlmEvoProblem(Problem):
         self._space = self._make_space()
 
     # ------------------------------------------------------------------ inputs
-    def _resolve(self, zoo: dict, m: dict, tasks: dict, target_tasks: Sequence[str] | None) -> tuple:
+    def _resolve(self, zoo: dict, m: dict, tasks: dict, target_tasks: Sequence[str] | None,
+                 zero_shot: Sequence[str] | None = None) -> tuple:
         if m["base"] is None:
             from gfopt.problems.llm_evo.zoo import ensure_zoo, load_manifest
 
@@ -123,8 +178,11 @@ class LlmEvoProblem(Problem):
             experts = {k: str(root / v) for k, v in man["experts"].items()}
             shared = str(root / man["shared_adapter"]) if man.get("shared_adapter") else None
             targets = list(target_tasks) if target_tasks else list(man["target_tasks"])
+            # named targets: test those and the explicit zero-shot list; else every held-out task of the zoo
+            tested = set(targets) | set(zero_shot or ()) if target_tasks else None
             specs = {t: {"dir": str(root / v["dir"]), "kind": v.get("kind", "generation")}
-                     for t, v in man["tasks"].items() if v.get("held_out", False) or t in targets}
+                     for t, v in man["tasks"].items()
+                     if (t in tested if tested is not None else v.get("held_out", False) or t in targets)}
             for t, v in tasks.items():  # user overrides (weights) on zoo tasks
                 specs.setdefault(t, {}).update(v)
             base = str(root / man["base"])
@@ -139,6 +197,9 @@ class LlmEvoProblem(Problem):
         unknown = [t for t in targets if t not in specs]
         if unknown:
             raise InputError(f"problem.target_tasks: unknown task(s) {unknown}; known: {sorted(specs)}")
+        unknown = [t for t in zero_shot or () if t not in specs]
+        if unknown:
+            raise InputError(f"problem.zero_shot_tasks: unknown task(s) {unknown}; known: {sorted(specs)}")
         return base, experts, shared, specs, targets
 
     def _prep(self, task: str, split: str, n: int | None) -> Prepared:
@@ -151,7 +212,7 @@ class LlmEvoProblem(Problem):
         if self.space_name == "coefficients":
             b = float(self.coef_cfg["bound"])
             return RealVectorSpace(self.n_coefficients, lower=-b, upper=b, kind=COEFFICIENTS)
-        return RealVectorSpace(self.layout.size, kind=LORA)
+        return GenomeSpace(self.store)
 
     @property
     def space(self) -> RealVectorSpace:
@@ -167,7 +228,7 @@ class LlmEvoProblem(Problem):
     def params_of(self, genome: np.ndarray) -> np.ndarray:
         """The LoRA parameter vector a genome stands for (itself in the params space)."""
         if self.space_name != "coefficients":
-            return np.asarray(genome, dtype=np.float32)
+            return np.asarray(genome)  # in its storage dtype; the live adapter and the cache key take any
         w = np.asarray(genome, dtype=np.float64).reshape(len(self.experts), -1)
         w = self.layout.expand(w) if w.shape[1] > 1 else w[:, 0]
         return merge(self.experts, w, "linear")
@@ -194,7 +255,7 @@ class LlmEvoProblem(Problem):
         if self.space_name == "coefficients":
             return self._coefficient_starts(n, rng)
         ic = self.init_cfg
-        return self._experts_then_pairs(n, rng, ic["mode"], lambda e: self.experts[e].copy(),
+        return self._experts_then_pairs(n, rng, ic["mode"], lambda e: self.store.new(self.experts[e]),
                                         lambda pair: self.random_merge(pair, rng, ic["method"], ic["layerwise"]))
 
     def _experts_then_pairs(self, n: int, rng: np.random.Generator, mode: str, expert: Any, pair: Any) -> list:
@@ -218,8 +279,12 @@ class LlmEvoProblem(Problem):
             w = self.layout.expand(rng.dirichlet(np.ones(len(members)), size=self.layout.n_groups).T)
         else:
             w = rng.dirichlet(np.ones(len(members)))
-        return merge(self.experts[members], w, method, base=self.shared, density=density,
-                     segments=self.layout.segments, rng=rng)
+        return self.store.new(merge(self.experts[members], w, method, base=self.shared, density=density,
+                                    segments=self.layout.segments, rng=rng))
+
+    def new_genome(self, values: np.ndarray) -> np.ndarray:
+        """A new genome holding `values`, in the genome dtype and memory-mapped when the plan says so."""
+        return self.store.new(values)
 
     def _coefficient_starts(self, n: int, rng: np.random.Generator) -> list[np.ndarray]:
         k = len(self.experts)

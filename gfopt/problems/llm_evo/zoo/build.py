@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import time
@@ -23,12 +24,48 @@ from gfopt.problems.llm_evo.zoo.tasks import (
     sample_focus_strings,
     sample_strings,
 )
+from gfopt.rundir import pid_alive
+
+log = logging.getLogger("gfopt.llm_evo")
 
 
 def write_jsonl(path: Path, records: list[dict[str, str]]) -> None:
     """One JSON object per line."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def remove_stale_temps(out: Path) -> list[Path]:
+    """Delete `.tmp-<name>-<pid>` / `.old-<name>-<pid>` dirs that builds of `out` left when they were stopped
+    (their pid is gone); a live build's temp dir is kept."""
+    removed = []
+    for prefix in (".tmp-", ".old-"):
+        for d in out.parent.glob(f"{prefix}{out.name}-*"):
+            pid = d.name.rsplit("-", 1)[-1]
+            if pid.isdigit() and (int(pid) == os.getpid() or not pid_alive(int(pid))):
+                shutil.rmtree(d, ignore_errors=True)
+                removed.append(d)
+    return removed
+
+
+class _Phases:
+    """Progress of a build: the tqdm bar on a terminal, else one log line per phase (base, adapter, experts)."""
+
+    def __init__(self, bar: Any, show_bar: bool, name: str, total: int) -> None:
+        self.bar, self.show_bar, self.name, self.total = bar, show_bar, name, total
+        self.done = 0
+        self.t0 = time.perf_counter()
+
+    def tick(self, n: int = 1) -> None:
+        """One training step done."""
+        self.done += n
+        self.bar.update(n)
+
+    def phase(self, label: str) -> None:
+        self.bar.set_postfix_str(label)
+        if not self.show_bar:
+            log.info("zoo %s: %s (step %d/%d, %.0f s so far)", self.name, label, self.done, self.total,
+                     time.perf_counter() - self.t0)
 
 
 def _task_splits(
@@ -80,6 +117,7 @@ def build_zoo(preset: ZooPreset, seed: int, out: Path, progress: bool = True) ->
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, LlamaConfig
 
+    from gfopt.problems.llm_evo.models import quiet_loading
     from gfopt.problems.llm_evo.zoo.tokenizer import build_tokenizer
     from gfopt.problems.llm_evo.zoo.training import (
         LORA_TARGETS,
@@ -92,8 +130,9 @@ def build_zoo(preset: ZooPreset, seed: int, out: Path, progress: bool = True) ->
 
     t0 = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in remove_stale_temps(out):
+        log.info("removed %s, left by a stopped build", stale)
     tmp = out.parent / f".tmp-{out.name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     plan = plan_tasks(preset, seed)
     tasks = plan["tasks"]
     for name, task in tasks.items():
@@ -109,7 +148,8 @@ def build_zoo(preset: ZooPreset, seed: int, out: Path, progress: bool = True) ->
 
     shown = progress and progress_enabled("auto")
     bar = tqdm(total=total, desc=f"zoo {preset.name}-s{seed}", unit="step", disable=not shown)
-    tick = bar.update
+    phases = _Phases(bar, shown, f"{preset.name}-s{seed}", total)
+    tick = phases.tick
 
     # 1. base model: a small Llama pre-trained on the mixture (copy, reverse, four unrelated ciphers)
     torch.manual_seed(seed)
@@ -121,7 +161,7 @@ def build_zoo(preset: ZooPreset, seed: int, out: Path, progress: bool = True) ->
     )
     model = AutoModelForCausalLM.from_config(config)
     mixture = PretrainMixture(np.random.default_rng(np.random.SeedSequence([seed, 2])), preset.pretrain_lengths)
-    bar.set_postfix_str("base")
+    phases.phase("pre-training the base model")
     train_full(model, lambda _: collate(tokenizer, mixture.sample(preset.base_batch)), preset.base_steps,
                preset.base_lr, tick)
     model.save_pretrained(tmp / "base")
@@ -135,8 +175,9 @@ def build_zoo(preset: ZooPreset, seed: int, out: Path, progress: bool = True) ->
     torch.manual_seed(seed + 1)
     lora = LoraConfig(r=preset.lora_rank, lora_alpha=preset.lora_alpha, target_modules=LORA_TARGETS,
                       lora_dropout=0.0, bias="none", task_type="CAUSAL_LM")
-    peft_model = get_peft_model(model, lora)
-    bar.set_postfix_str("shared adapter")
+    with quiet_loading():
+        peft_model = get_peft_model(model, lora)
+    phases.phase("training the shared adapter")
     train_lora(peft_model, sampler(tasks["copy"]["records"]["train"], preset.expert_batch, 0),
                preset.shared_steps, preset.shared_lr, tick)
     peft_model.save_pretrained(tmp / "adapters" / "shared")
@@ -147,7 +188,7 @@ def build_zoo(preset: ZooPreset, seed: int, out: Path, progress: bool = True) ->
     for p in peft_model.parameters():
         p.requires_grad_(False)
     for k, name in enumerate(plan["expert_names"]):
-        bar.set_postfix_str(name)
+        phases.phase(f"training expert {name} ({k + 1}/{len(plan['expert_names'])})")
         gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 4, k]).generate_state(1)[0]))
         trained = train_expert_delta(
             peft_model, start_b, sampler(tasks[name]["records"]["train"], preset.expert_batch, k + 1),
@@ -159,6 +200,7 @@ def build_zoo(preset: ZooPreset, seed: int, out: Path, progress: bool = True) ->
     with torch.no_grad():
         for n, b in start_b.items():
             params[n].copy_(b)
+    phases.phase("writing the manifest")
     bar.close()
 
     family = plan["family"]

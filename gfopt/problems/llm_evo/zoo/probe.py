@@ -34,11 +34,14 @@ class ZooProbe:
         from peft import PeftModel
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from gfopt.problems.llm_evo.models import quiet_loading
+
         self.root = Path(zoo)
         self.manifest = load_manifest(self.root)
-        self.tokenizer = AutoTokenizer.from_pretrained(self.root / self.manifest["base"])
-        base = AutoModelForCausalLM.from_pretrained(self.root / self.manifest["base"])
-        self.model = PeftModel.from_pretrained(base, self.root / self.manifest["shared_adapter"]).eval()
+        with quiet_loading():
+            self.tokenizer = AutoTokenizer.from_pretrained(self.root / self.manifest["base"])
+            base = AutoModelForCausalLM.from_pretrained(self.root / self.manifest["base"])
+            self.model = PeftModel.from_pretrained(base, self.root / self.manifest["shared_adapter"]).eval()
         live = dict(self.model.named_parameters())
         self.b_names = [n for n in live if "lora_B" in n]
         self.params = [live[n] for n in self.b_names]
