@@ -76,11 +76,15 @@ def test_run_writes_every_output(tmp_path):
     res = json.loads((out / "result.json").read_text())
     for key in ("score", "order", "n_edges", "wall_time_s", "metrics"):
         assert key in res
-    assert set(res["metrics"]) == {"shd", "tpr", "fdr", "fpr", "nnz"}
-    # the score is the objective of W_raw on the data as used (centred simulation, same seed)
+    assert set(res["metrics"]) == {"shd", "tpr", "fdr", "fpr", "nnz"} and res["search_gap"] <= 1e-9
+    # the score is the objective of W_raw on the data as used (centred simulation, same seed): least squares
+    # plus the BIC penalty per chosen parent, s2 log(n) / (2n) with s2 the smallest column variance
     X = DagTopoProblem(data={"d": 8}).X
     W_raw = np.load(out / "W_raw.npy")
-    assert res["score"] == pytest.approx(0.5 / len(X) * np.sum((X - X @ W_raw) ** 2), rel=1e-9)
+    n = len(X)
+    penalty = X.var(axis=0).min() * np.log(n) / (2 * n)
+    expected = 0.5 / n * np.sum((X - X @ W_raw) ** 2) + penalty * np.count_nonzero(W_raw)
+    assert res["score"] == pytest.approx(expected, rel=1e-9)
     rows = list(csv.reader((out / "W_est.csv").open()))
     names = [f"x{i}" for i in range(8)]
     assert rows[0] == ["", *names] and [r[0] for r in rows[1:]] == names

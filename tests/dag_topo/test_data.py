@@ -122,7 +122,8 @@ def test_npz_truth_and_init_order_are_read(tmp_path):
     ds = simulate("ER", 2, 6, 100, "gauss", "linear", 0)
     order = np.arange(6)[::-1]
     np.savez(tmp_path / "x.npz", X=ds.X, W_true=ds.W_true, init_order=order)
-    p = DagTopoProblem(data={"path": str(tmp_path / "x.npz")}, search={"init": "data"})
+    p = DagTopoProblem(data={"path": str(tmp_path / "x.npz")}, search={"init": "data"},
+                       score={"select": "all"})  # the sparse default refines each start first (two_stage)
     np.testing.assert_array_equal(p.dataset.B_true, ds.B_true)
     np.testing.assert_array_equal(p.initial(1, np.random.default_rng(0))[0], order)
 

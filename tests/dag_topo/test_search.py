@@ -15,6 +15,8 @@ from gfopt.problems.dag_topo.metrics import count_accuracy
 from gfopt.problems.dag_topo.neighbourhood import TopoSwapNeighbourhood, auto_sizes
 from gfopt.problems.dag_topo.problem import DagTopoProblem
 
+ALL = {"select": "all"}  # these tests are about TOPO's all-predecessors least squares (the fast path)
+
 
 def lstsq_score(X: np.ndarray, order) -> float:
     """Independent oracle: 1/(2n) ||X - XW||^2 with each node regressed on all earlier nodes by lstsq."""
@@ -28,7 +30,7 @@ def lstsq_score(X: np.ndarray, order) -> float:
 
 def small_problem(d: int, seed: int) -> DagTopoProblem:
     ds = simulate("ER", 2, d, 300, "gauss", "linear", seed)
-    return DagTopoProblem(data={"center": True}, dataset=ds)
+    return DagTopoProblem(data={"center": True}, dataset=ds, score=ALL)
 
 
 def solve(problem: DagTopoProblem, seed: int = 0, restarts: int | None = None, sizes: str = "full"):
@@ -67,7 +69,7 @@ def test_reference_sizes_stop_at_a_local_optimum_of_their_candidate_sets():
 
 def test_recovers_easy_er2_graph_exactly():
     ds = simulate("ER", 2, 10, 2000, "gauss", "linear", 7)
-    p = DagTopoProblem(dataset=ds)
+    p = DagTopoProblem(dataset=ds, score=ALL)
     result, _ = solve(p)
     W_est = p.thresholded(p.fit(result.best).W)
     assert count_accuracy(ds.B_true, W_est)["shd"] == 0
@@ -126,8 +128,8 @@ def test_multi_swap_acceptance_never_worse_than_best_single_swap():
 def test_dataset_truth_does_not_enter_the_search():
     ds = simulate("ER", 2, 8, 500, "gauss", "linear", 9)
     blind = Dataset(X=ds.X, names=ds.names)
-    r1, _ = solve(DagTopoProblem(dataset=ds))
-    r2, _ = solve(DagTopoProblem(dataset=blind))
+    r1, _ = solve(DagTopoProblem(dataset=ds, score=ALL))
+    r2, _ = solve(DagTopoProblem(dataset=blind, score=ALL))
     np.testing.assert_array_equal(r1.best, r2.best)
 
 

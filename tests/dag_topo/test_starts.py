@@ -14,6 +14,8 @@ from gfopt.problems.dag_topo.data import simulate
 from gfopt.problems.dag_topo.problem import DagTopoProblem
 from gfopt.problems.dag_topo.starts import is_acyclic, order_from_file, order_from_weights
 
+ALL = {"select": "all"}  # these tests are about TOPO's all-predecessors least squares (the fast path)
+
 
 def consistent(order, B) -> bool:
     pos = np.argsort(order)
@@ -57,7 +59,7 @@ def test_order_from_file_accepts_orders_and_weights(tmp_path):
 
 def test_post_processing_never_worsens_the_score_of_a_dag_it_starts_from(tmp_path):
     ds = simulate("ER", 2, 7, 300, "gauss", "linear", 11)
-    base = DagTopoProblem(dataset=ds)
+    base = DagTopoProblem(dataset=ds, score=ALL)
     rng = np.random.default_rng(0)
     for trial in range(5):
         # a DAG in a random order with random weights: another method's (poor) output
@@ -67,14 +69,14 @@ def test_post_processing_never_worsens_the_score_of_a_dag_it_starts_from(tmp_pat
             if rng.random() < 0.4:
                 W[order[a], order[b]] = rng.normal()
         np.save(tmp_path / f"w{trial}.npy", W)
-        p = DagTopoProblem(search={"init": str(tmp_path / f"w{trial}.npy"), }, dataset=ds)
+        p = DagTopoProblem(search={"init": str(tmp_path / f"w{trial}.npy")}, dataset=ds, score=ALL)
         res = run(p, LocalSearchEngine(restarts=0), np.random.default_rng(0))
         assert p.fit(res.best).score <= base.weights_score(W) + 1e-12
 
 
 def post_process(method: str, ds) -> tuple[DagTopoProblem, np.ndarray, float]:
     """Run TOPO from `method`'s output; return the problem, that output thresholded, and TOPO's final score."""
-    p = DagTopoProblem(search={"init": method, }, dataset=ds)
+    p = DagTopoProblem(search={"init": method}, dataset=ds, score=ALL)
     res = run(p, LocalSearchEngine(restarts=0), np.random.default_rng(0))
     W_method = p.thresholded(p.start_weights[method])
     assert is_acyclic(W_method) and p.start_kinds == [method]

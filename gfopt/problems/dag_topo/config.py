@@ -10,7 +10,8 @@ from gfopt.core.config import check
 GRAPHS = ("ER", "SF")
 NOISES = ("gauss", "exp", "gumbel", "uniform")
 SEMS = ("linear", "logistic", "poisson")
-SCORES = ("least_squares", "logistic", "mlp")
+SCORES = ("least_squares", "bic", "logistic", "mlp")
+SELECT = ("bic", "all")
 
 
 @dataclass
@@ -44,6 +45,9 @@ class DagScoreConfig:
     """The objective Q(W; X) and its per-node inner solver."""
 
     type: str = "least_squares"
+    select: str = "bic"
+    penalty: float = 1.0
+    screen: bool | None = None
     lambda1: float = 0.0
     lambda2: float = 0.0
     hidden: int = 10
@@ -52,6 +56,8 @@ class DagScoreConfig:
 
     def __post_init__(self) -> None:
         check(self.type in SCORES, "problem.score.type", f"must be one of {SCORES}, got {self.type!r}")
+        check(self.select in SELECT, "problem.score.select", f"must be one of {SELECT}, got {self.select!r}")
+        check(self.penalty >= 0, "problem.score.penalty", f"must be >= 0, got {self.penalty}")
         check(self.lambda1 >= 0, "problem.score.lambda1", f"must be >= 0, got {self.lambda1}")
         check(self.lambda2 >= 0, "problem.score.lambda2", f"must be >= 0, got {self.lambda2}")
         check(self.hidden >= 1, "problem.score.hidden", f"must be >= 1, got {self.hidden}")
@@ -79,12 +85,35 @@ class DagSearchConfig:
 
 
 @dataclass
+class DagKnowledgeConfig:
+    """Prior knowledge: edges 'a->b' (node names or indices) that must / must not appear, and tiers (lists of
+    nodes; a node in an earlier tier never has a parent in a later one)."""
+
+    required: list[str] = field(default_factory=list)
+    forbidden: list[str] = field(default_factory=list)
+    tiers: list[list[Any]] = field(default_factory=list)
+
+
+@dataclass
+class DagBootstrapConfig:
+    """`samples` > 0: rerun the search on that many row resamples and write edge frequencies."""
+
+    samples: int = 0
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        check(self.samples >= 0, "problem.bootstrap.samples", f"must be >= 0, got {self.samples}")
+
+
+@dataclass
 class DagTopoConfig:
     _target_: str = "gfopt.problems.dag_topo.problem.DagTopoProblem"
     name: str = "dag_topo"
     data: DagDataConfig = field(default_factory=DagDataConfig)
     score: DagScoreConfig = field(default_factory=DagScoreConfig)
     search: DagSearchConfig = field(default_factory=DagSearchConfig)
+    knowledge: DagKnowledgeConfig = field(default_factory=DagKnowledgeConfig)
+    bootstrap: DagBootstrapConfig = field(default_factory=DagBootstrapConfig)
     w_threshold: float = 0.3
 
     def __post_init__(self) -> None:

@@ -54,6 +54,15 @@ def _pairs(d: int) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
+def allowed_by_knowledge(knowledge: Any, order: np.ndarray, a: np.ndarray, b: np.ndarray,
+                         values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Drop the swaps that would break the problem's prior knowledge (no-op without knowledge)."""
+    if knowledge is None:
+        return a, b, values
+    keep = knowledge.allowed_swaps(order, a, b)
+    return a[keep], b[keep], values[keep]
+
+
 class TopoSwapNeighbourhood(PositionSwaps):
     """Levels of G_h-ranked swaps: the `size_small` best pairs, then up to `size_large`, then (with `sizes: full`)
     every remaining forbidden pair; each level holds only the pairs the previous ones did not.
@@ -118,6 +127,7 @@ class TopoSwapNeighbourhood(PositionSwaps):
         P = path_weights(W_pos, self.h)
         a, b = _pairs(d)
         values = P[a, b]  # G_h[order[b], order[a]]: paths order[a] -> order[b]
+        a, b, values = allowed_by_knowledge(getattr(self.problem, "knowledge", None), order, a, b, values)
         if self.grad_filter is not None:
             grad = self.problem.score.loss_grad(fit.W)
             if grad is not None:

@@ -16,12 +16,23 @@ from gfopt.core.operators.permutation import PositionSwaps
 from gfopt.core.problem import Problem
 from gfopt.core.space import PERMUTATION, PermutationSpace
 from gfopt.errors import ConfigError, InputError
-from gfopt.problems.dag_topo.config import DagDataConfig, DagScoreConfig, DagSearchConfig
-from gfopt.problems.dag_topo.data import MAX_ABS, Dataset, load, simulate, validate
+from gfopt.problems.dag_topo.config import (
+    DagBootstrapConfig,
+    DagDataConfig,
+    DagKnowledgeConfig,
+    DagScoreConfig,
+    DagSearchConfig,
+)
+from gfopt.problems.dag_topo.cpdag import cpdag_shd, dag_to_cpdag
+from gfopt.problems.dag_topo.data import MAX_ABS, Dataset, load, simulate, topological_order, validate
+from gfopt.problems.dag_topo.knowledge import Knowledge, parse_knowledge
 from gfopt.problems.dag_topo.metrics import count_accuracy
 from gfopt.problems.dag_topo.neighbourhood import TopoSwapNeighbourhood
+from gfopt.problems.dag_topo.parent_sets import ParentSetScore
 from gfopt.problems.dag_topo.scores import LassoScore, LeastSquaresScore, LogisticScore, OrderFit, Score
+from gfopt.problems.dag_topo.selection import least_squares_cost, log_likelihood_cost
 from gfopt.problems.dag_topo.starts import dagma_weights, order_from_file, order_from_weights
+from gfopt.problems.dag_topo.threads import pin_blas_threads
 
 log = logging.getLogger("gfopt.dag_topo")
 
@@ -43,6 +54,9 @@ def _as(cls: type, value: Any) -> Any:
     return cls(**dict(value))
 
 
+_WARNED: set[int] = set()  # datasets already warned about (the two-stage default builds a second problem)
+SCREEN_PENALTY = 0.5
+"""Candidate screening uses half the BIC penalty: missing a parent there cannot be undone by the search."""
 AUTO_RESTARTS_MAX_D = 200  # from here on one restart: full candidate sets cost ~d^2.4 per start
 
 
@@ -59,11 +73,15 @@ class DagTopoProblem(Problem):
     space_kind = PERMUTATION
 
     def __init__(self, name: str = "dag_topo", data: Any = None, score: Any = None, search: Any = None,
-                 w_threshold: float = 0.3, dataset: Dataset | None = None) -> None:
+                 w_threshold: float = 0.3, dataset: Dataset | None = None, knowledge: Any = None,
+                 bootstrap: Any = None) -> None:
         self.name = name
         self.data_cfg: DagDataConfig = _as(DagDataConfig, data)
         self.score_cfg: DagScoreConfig = _as(DagScoreConfig, score)
         self.search_cfg: DagSearchConfig = _as(DagSearchConfig, search)
+        self.knowledge_cfg: DagKnowledgeConfig = _as(DagKnowledgeConfig, knowledge)
+        self.bootstrap_cfg: DagBootstrapConfig = _as(DagBootstrapConfig, bootstrap)
+        pin_blas_threads()  # small matrices: more BLAS threads only add contention
         self.w_threshold = float(w_threshold)
         dc, sc = self.data_cfg, self.score_cfg
         if dataset is None:
@@ -71,9 +89,11 @@ class DagTopoProblem(Problem):
                 dataset = load(dc.path, header=dc.header)
             else:
                 dataset = simulate(dc.graph, dc.k, dc.d, dc.n, dc.noise, dc.sem, dc.seed)
-        validate(dataset, sc.type, standardize=dc.standardize)
-        self.dataset = dataset
+        validate(dataset, sc.type, standardize=dc.standardize or sc.type == "bic")
+        self.dataset = self.dataset_raw = dataset
         self.names = list(dataset.names)
+        kc = self.knowledge_cfg
+        self.knowledge: Knowledge | None = parse_knowledge(kc.required, kc.forbidden, kc.tiers, self.names)
         self.X = self._prepare(dataset.X)
         self.n, self.d = self.X.shape
         self.score = self._make_score()
@@ -93,35 +113,90 @@ class DagTopoProblem(Problem):
             raise ConfigError("problem.data.center: logistic scores need the raw 0/1 data; set center=false, "
                               "standardize=false")
         X = np.array(X, dtype=float, copy=True)
-        if dc.standardize:  # bring huge columns (up to 1e308) into range first; unit-scale results are unchanged
+        if dc.standardize or kind == "bic":  # bring huge columns (up to 1e308) into range first (unit-free results)
             big = np.max(np.abs(X), axis=0) > MAX_ABS
             X[:, big] /= np.max(np.abs(X[:, big]), axis=0)
         if center:
             X -= X.mean(axis=0)
-        if dc.standardize:
+        if dc.standardize or kind == "bic":  # bic is unit-free; standardizing makes the swap ranking unit-free too
             X /= X.std(axis=0)
         scale = X.std(axis=0)
-        if not dc.standardize and scale.max() > 1e3 * scale.min():
+        wide = not dc.standardize and kind != "bic" and scale.max() > 1e3 * scale.min()
+        if wide and id(self.dataset_raw) not in _WARNED:
+            _WARNED.add(id(self.dataset_raw))
             log.warning("column scales differ by %.0fx; consider problem.data.standardize=true "
                         "(w_threshold is on the data's scale)", scale.max() / scale.min())
         return X
 
     def _make_score(self) -> Score:
         sc = self.score_cfg
+        if sc.type == "bic" and self.n <= self.d:
+            raise InputError(f"problem.score.type=bic: n = {self.n} <= d = {self.d}; with one noise variance per node "
+                             "a node whose predecessors can fit it exactly makes the likelihood unbounded (a score "
+                             "of -inf); use problem.score.type=least_squares (sparse parents, one noise scale)")
+        if sc.type in ("least_squares", "bic") and self.n > self.d:
+            self._check_independent_columns()
+        if sc.type == "bic" or (sc.type == "least_squares" and sc.lambda1 == 0
+                                and (sc.select == "bic" or self.knowledge is not None)):
+            return self._parent_set_score()
         if sc.type == "least_squares":
             if sc.lambda1 > 0:
                 return LassoScore(self.X, sc.lambda1, sc.lambda2, sc.max_iter, sc.tol)
             score = LeastSquaresScore(self.X, sc.lambda2)
-            scale = np.sqrt(np.diag(score.S))
-            if np.linalg.eigvalsh(score.S / np.outer(scale, scale))[0] <= 1e-10:  # scale-free (correlation) test
-                raise InputError("problem.data: the columns are linearly dependent (singular covariance); drop "
-                                 "duplicated or derived columns, or set problem.score.lambda2 > 0")
+            self._check_full_rank(score.S)
             return score
         if sc.type == "logistic":
             return LogisticScore(self.X, sc.lambda1, sc.max_iter, sc.tol)
         from gfopt.problems.dag_topo.mlp import MlpScore
 
         return MlpScore(self.X, sc.hidden, sc.lambda1, sc.lambda2, sc.max_iter, sc.tol, seed=self.data_cfg.seed)
+
+    def _check_independent_columns(self) -> None:
+        """With n > d a singular covariance means exactly derived columns: no score can orient those."""
+        S = self.X.T @ self.X / self.n
+        scale = np.sqrt(np.diag(S))
+        if np.linalg.eigvalsh(S / np.outer(scale, scale))[0] <= 1e-10:
+            raise InputError("problem.data: the columns are linearly dependent (singular covariance with n > d); "
+                             "drop duplicated or derived columns")
+
+    def _check_full_rank(self, S: np.ndarray) -> None:
+        """`select=all` regresses a node on every predecessor: the last one needs all d - 1 others, so n > d."""
+        scale = np.sqrt(np.diag(S))
+        if np.linalg.eigvalsh(S / np.outer(scale, scale))[0] <= 1e-10:  # scale-free (correlation) test
+            why = f"n = {self.n} <= d = {self.d}" if self.n <= self.d else "some columns are linear combinations"
+            raise InputError(f"problem.score.select=all: every predecessor as a regressor needs a nonsingular "
+                             f"covariance ({why}); use problem.score.select=bic (sparse parents), "
+                             "problem.score.lambda2 > 0, or drop duplicated / derived columns")
+
+    def _parent_set_score(self) -> ParentSetScore:
+        """Parents chosen per node (grow-shrink with a BIC penalty), or every allowed predecessor (select=all).
+
+        least squares: 0.5 v + lambda |A|, lambda = penalty * s2 log(n) / (2n) with s2 = the smallest column
+        variance (a source node's variance is its noise variance): the BIC of an equal-variance Gaussian model,
+        linearized. bic: 0.5 log(2 pi e v) + penalty * log(n) / (2n) |A|, one variance per node (unit-free).
+        """
+        sc = self.score_cfg
+        S = self.X.T @ self.X / self.n
+        select = sc.select == "bic"
+        if sc.type == "bic":
+            cost, penalty = log_likelihood_cost, sc.penalty * np.log(self.n) / (2 * self.n)
+        else:
+            cost = least_squares_cost
+            penalty = sc.penalty * float(np.diag(S).min()) * np.log(self.n) / (2 * self.n) if select else 0.0
+            if sc.lambda2 > 0:
+                S = S + 2.0 * sc.lambda2 * np.eye(self.d)
+        if not select:
+            self._check_full_rank(S)
+        k = self.knowledge
+        return ParentSetScore(S, cost, penalty if select else 0.0, sc.type, select=select,
+                              allowed=None if k is None else k.allowed, required=None if k is None else k.required,
+                              screen_penalty=sc.penalty * np.log(self.n) / (2 * self.n) * SCREEN_PENALTY
+                              if (select and self._screen()) else None, n=self.n)
+
+    def _screen(self) -> bool:
+        """`score.screen`, null = on for least squares (its first stage adds the edges it saw), off for bic."""
+        sc = self.score_cfg
+        return sc.screen if sc.screen is not None else sc.type == "least_squares"
 
     @property
     def space(self) -> PermutationSpace:
@@ -163,7 +238,13 @@ class DagTopoProblem(Problem):
         return out
 
     def remote_batch(self, genomes: Sequence[np.ndarray]) -> Sequence[np.ndarray] | None:
-        """Batches of swap moves go to parallel workers; lists of orders (small, cache-dependent) stay here."""
+        """Batches of swap moves go to parallel workers; lists of orders (small, cache-dependent) stay here.
+
+        The two-stage sparse default stays here too: its candidate parents grow in `initial` from the first
+        stage's optima, which a worker built from the config does not have.
+        """
+        if self._two_stage():
+            return None
         if isinstance(genomes, MoveBatch) and isinstance(genomes.neighbourhood, PositionSwaps):
             return genomes
         return None
@@ -194,6 +275,8 @@ class DagTopoProblem(Problem):
 
     def _score_order(self, order: np.ndarray) -> float:
         """From a cached fit of the same order or of one two positions away; else an exact fit."""
+        if self.knowledge is not None and not self.knowledge.order_ok(order):
+            return np.inf  # an order against the knowledge (a GA's child, say) is never a candidate
         if self._fits:
             cached = np.frombuffer(b"".join(self._fits), dtype=np.int64).reshape(-1, self.d)
             diff = cached != order
@@ -235,21 +318,40 @@ class DagTopoProblem(Problem):
             starts.append(order_from_file(init, self.d))
             kinds.append(init)
         while len(starts) < n:
-            starts.append(rng.permutation(self.d).astype(np.int64))
+            starts.append(rng.permutation(self.d).astype(np.int64) if self.knowledge is None
+                          else self.knowledge.random_order(rng))
             kinds.append("random")
-        self.start_kinds = kinds[:n]
-        return starts[:n]
+        if self.knowledge is not None:  # given starts are moved to the nearest order the knowledge allows
+            starts = [self.knowledge.repair(o) for o in starts]
+        starts, kinds = starts[:n], kinds[:n]
+        if self._two_stage():
+            from gfopt.problems.dag_topo.two_stage import least_squares_optima
+
+            starts, support = least_squares_optima(self, starts, rng)
+            self.score.add_candidates(support)
+            kinds = [f"{k}+least_squares" for k in kinds]
+        self.start_kinds = kinds
+        return starts
+
+    def _two_stage(self) -> bool:
+        """The sparse least-squares default starts from the all-predecessors search's optima (see two_stage)."""
+        sc = self.score_cfg
+        return isinstance(self.score, ParentSetScore) and sc.type == "least_squares" and sc.select == "bic" \
+            and self._screen()
 
     # ------------------------------------------------------------------ checkpoint
     def state_dict(self) -> dict[str, Any]:
         """Starts taken, the other method's W, evaluation counts and the fit cache's orders (refitted on load)."""
         return {"start_kinds": list(self.start_kinds), "start_weights": dict(self.start_weights),
                 "fast_evaluations": self.fast_evaluations, "exact_evaluations": self.exact_evaluations,
-                "cached_orders": [np.frombuffer(k, dtype=np.int64) for k in self._fits]}
+                "cached_orders": [np.frombuffer(k, dtype=np.int64) for k in self._fits],
+                "candidates": self.score.candidates.copy() if isinstance(self.score, ParentSetScore) else None}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.start_kinds = [str(k) for k in state["start_kinds"]]
         self.start_weights = {k: np.asarray(v) for k, v in state["start_weights"].items()}
+        if state.get("candidates") is not None and isinstance(self.score, ParentSetScore):
+            self.score.add_candidates(np.asarray(state["candidates"], dtype=bool))  # the first stage's widening
         for order in state["cached_orders"]:  # the same cache as the uninterrupted run, so the same counts
             self.fit(order, count=False)
         self.fast_evaluations = int(state["fast_evaluations"])
@@ -257,12 +359,28 @@ class DagTopoProblem(Problem):
 
     # ------------------------------------------------------------------ outputs
     def thresholded(self, W: np.ndarray) -> np.ndarray:
-        """W with entries below `w_threshold` in absolute value set to zero."""
-        return np.where(np.abs(W) >= self.w_threshold, W, 0.0)
+        """The graph's weights: W without entries below `w_threshold` in absolute value (required edges stay).
+
+        The `bic` score keeps its chosen parents as they are: its weights are in data units, its choice is not.
+        """
+        if self.score_cfg.type == "bic":
+            return W.copy()
+        keep = np.abs(W) >= self.w_threshold
+        if self.knowledge is not None:
+            keep |= self.knowledge.required
+        return np.where(keep, W, 0.0)
+
+    def true_order_score(self) -> float | None:
+        """The score of a true topological order, fitted the same way (None when the truth is unknown)."""
+        if self.dataset.B_true is None:
+            return None
+        return float(self.score.fit_order(topological_order(self.dataset.B_true)).score)
 
     def weights_score(self, W: np.ndarray) -> float:
         """The objective of a given weight matrix (e.g. another method's output) on the data as used."""
         sc = self.score_cfg
+        if isinstance(self.score, ParentSetScore):
+            return self.score.support_score(W != 0)
         if sc.type == "logistic":
             R = self.X @ W
             return float(np.mean(np.logaddexp(0, R) - self.X * R) * self.d + sc.lambda1 * np.abs(W).sum())
@@ -293,6 +411,29 @@ class DagTopoProblem(Problem):
         }
         if self.dataset.B_true is not None:
             out["metrics"] = count_accuracy(self.dataset.B_true, W_est)
+            true_score = self.true_order_score()
+            out["true_order_score"] = true_score
+            out["search_gap"] = f.score - true_score
+        if self.score_cfg.type == "bic":  # the score identifies an equivalence class: report its CPDAG
+            C = dag_to_cpdag(W_est)
+            write_weights_csv(C.astype(float), self.names, outdir / "cpdag.csv")
+            out["cpdag_edges"] = {"directed": int((C & (1 - C.T)).sum()), "undirected": int((C & C.T).sum() // 2)}
+            if self.dataset.B_true is not None:
+                out["metrics"]["cpdag_shd"] = cpdag_shd(dag_to_cpdag(self.dataset.B_true), C)
+        bc = self.bootstrap_cfg
+        if bc.samples > 0:
+            from gfopt.problems.dag_topo.bootstrap import draw_frequencies, edge_frequencies
+
+            freq = edge_frequencies(self, bc.samples, bc.seed if bc.seed is not None else self.data_cfg.seed)
+            write_weights_csv(freq, self.names, outdir / "edge_frequencies.csv")
+            draw_frequencies(freq, self.names, outdir / "edge_frequencies.png")
+            E = W_est != 0
+            out["bootstrap"] = {"samples": bc.samples, "mean_frequency_of_result_edges": float(freq[E].mean())
+                                if E.any() else None, "edges_above_half": int((freq >= 0.5).sum())}
+        if self.knowledge is not None:
+            out["knowledge"] = {"required": int(self.knowledge.required.sum()),
+                                "forbidden": int(self.knowledge.forbidden.sum()),
+                                "order_constraints": int(self.knowledge.precedes.sum())}
         for method, W in self.start_weights.items():  # the method we post-processed, for comparison
             W_t = self.thresholded(W)
             out[method] = {"score": self.weights_score(W_t)}

@@ -1,0 +1,134 @@
+"""`ParentSetScore`: per node, parents chosen among its predecessors (and its candidates), scored from S.
+
+Used for the sparse least-squares default (`score.select=bic`), the unit-free `bic` score and any run with
+knowledge (forbidden parents are never candidates, required ones always kept). Node fits are cached by (node,
+predecessors that are candidates), so a swap of positions a < b refits the two moved nodes and only those middle
+nodes whose candidate set contains one of them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gfopt.problems.dag_topo.scores import CACHE_LIMIT, OrderFit, Score, least_squares_grad
+from gfopt.problems.dag_topo.selection import (
+    Transform,
+    grow_shrink_batch,
+    log_likelihood_cost,
+    residual_variance,
+    screen,
+)
+
+
+class ParentSetScore(Score):
+    """Q = sum_j f(v_j) + penalty |A_j|, A_j chosen within the predecessors of j that are candidates for j.
+
+    `candidates[i, j]`: i may be a parent of j (forbidden edges removed; when `screen_penalty` is set, a
+    Markov-blanket screen with the log-likelihood cost, see `selection.screen`; `add_candidates` widens it).
+    `required[i, j]`: i is always a parent of j (the order must put i first). `select=False` keeps every
+    candidate predecessor (plain regression on the allowed predecessors).
+    """
+
+    def __init__(self, S: np.ndarray, cost: Transform, penalty: float, name: str, select: bool = True,
+                 allowed: np.ndarray | None = None, required: np.ndarray | None = None,
+                 screen_penalty: float | None = None, n: int = 0) -> None:
+        d = len(S)
+        self.S, self.cost, self.penalty, self.name, self.select = S, cost, float(penalty), name, select
+        self.d = d
+        allowed = np.ones((d, d), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool).copy()
+        np.fill_diagonal(allowed, False)
+        self.required = np.zeros((d, d), dtype=bool) if required is None else np.asarray(required, dtype=bool)
+        self._allowed = allowed.copy()
+        if select and screen_penalty is not None:
+            allowed = screen(S, log_likelihood_cost, screen_penalty, allowed, n) | self.required
+        self.candidates = allowed
+        self._cache: dict[tuple[int, bytes], tuple[float, np.ndarray, np.ndarray]] = {}
+        self.node_fits_done = 0
+
+    def add_candidates(self, extra: np.ndarray) -> None:
+        """Widen the candidate parents (before the search: cached fits would not match otherwise)."""
+        allowed = self._allowed & np.asarray(extra, dtype=bool)
+        self.candidates = self.candidates | allowed
+        self._cache.clear()
+
+    def node_fit(self, j: int, predecessors: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """(cost, parents, weights) of node j given a boolean mask of its predecessors (cached)."""
+        return self.node_fits(np.array([j]), predecessors[None, :])[0]
+
+    def node_fits(self, nodes: np.ndarray, predecessors: np.ndarray) -> list[tuple[float, np.ndarray, np.ndarray]]:
+        """`node_fit` for many requests; the cache misses are fitted in one vectorized batch."""
+        masks = predecessors & self.candidates[:, nodes].T
+        keys = [(int(j), k) for j, k in zip(nodes.tolist(), map(bytes, np.packbits(masks, axis=1)), strict=True)]
+        out: list = [self._cache.get(k) for k in keys]
+        miss = [r for r, hit in enumerate(out) if hit is None]
+        if miss:
+            first: dict[tuple[int, bytes], int] = {}
+            todo = [first.setdefault(keys[r], r) for r in miss]
+            uniq = sorted(set(todo))
+            if len(self._cache) + len(uniq) > CACHE_LIMIT:
+                self._cache.clear()
+            if self.select:
+                fits = grow_shrink_batch(self.S, nodes[uniq], masks[uniq], self.cost, self.penalty,
+                                         self.required[:, nodes[uniq]].T)
+            else:
+                fits = []
+                for r in uniq:
+                    cand = np.flatnonzero(masks[r])
+                    v, w = residual_variance(self.S, int(nodes[r]), cand)
+                    fits.append((float(self.cost(v)), cand, w))
+            self.node_fits_done += len(uniq)
+            for r, fit in zip(uniq, fits, strict=True):
+                self._cache[keys[r]] = fit
+            for r in miss:
+                out[r] = self._cache[keys[r]]
+        return out
+
+    def fit_order(self, order: np.ndarray) -> OrderFit:
+        order = np.asarray(order, dtype=np.int64)
+        d = self.d
+        prefix = np.zeros((d, d), dtype=bool)  # prefix[k, i]: node i sits at a position < k
+        prefix[:, order] = np.tril(np.ones((d, d), dtype=bool), -1)
+        fits = self.node_fits(order, prefix)
+        costs = np.array([f[0] for f in fits])
+        W = np.zeros((d, d))
+        for j, (_, parents, w) in zip(order.tolist(), fits, strict=True):
+            W[parents, j] = w
+        return OrderFit(order=order, costs=costs, W=W)
+
+    def swap_scores(self, base: OrderFit, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        order = base.order
+        d = self.d
+        prefix = np.zeros((d + 1, d), dtype=bool)  # prefix[p, i]: node i sits at a position < p
+        prefix[:d, order] = np.tril(np.ones((d, d), dtype=bool), -1)
+        prefix[d] = True
+        cand_pos = self.candidates[np.ix_(order, order)]  # cand_pos[q, p]: node at q may be a parent of node at p
+        swap_of, pos_of, nodes, preds = [], [], [], []
+        for c, (lo, hi) in enumerate(zip(np.asarray(a).tolist(), np.asarray(b).tolist(), strict=True)):
+            x, y = order[lo], order[hi]
+            mids = lo + 1 + np.flatnonzero(cand_pos[lo, lo + 1:hi] | cand_pos[hi, lo + 1:hi])
+            pm = prefix[mids].copy()
+            pm[:, x] = False
+            pm[:, y] = True
+            px = prefix[hi + 1].copy()
+            px[x] = False
+            k = 2 + len(mids)
+            swap_of.extend([c] * k)
+            pos_of.extend([hi, lo, *mids.tolist()])  # the base position whose cost each new fit replaces
+            nodes.extend([y, x, *order[mids].tolist()])
+            preds.extend([prefix[lo][None, :], px[None, :], pm])
+        fits = self.node_fits(np.array(nodes, dtype=np.int64), np.concatenate(preds))
+        new = np.array([f[0] for f in fits])
+        delta = new - base.costs[np.array(pos_of, dtype=np.int64)]
+        return base.score + np.bincount(np.array(swap_of), weights=delta, minlength=len(a))
+
+    def support_score(self, B: np.ndarray) -> float:
+        """The score of the DAG B with its parents as given (refit per node, same costs and penalty)."""
+        total = 0.0
+        for j in range(self.d):
+            parents = np.flatnonzero(B[:, j])
+            v, _ = residual_variance(self.S, j, parents)
+            total += self.cost(max(v, 1e-12 * self.S[j, j])) + self.penalty * len(parents)
+        return total
+
+    def loss_grad(self, W: np.ndarray) -> np.ndarray:
+        return least_squares_grad(self.S, 0.0, W)

@@ -1,0 +1,205 @@
+"""Sparse parent selection within an order, from the covariance S = X^T X / n (never the n x d data).
+
+A node's cost given a parent set A is f(v) + penalty * |A|, with v the residual variance of the node regressed on
+A (a Schur complement of S). f is 0.5 v for least squares (equal noise variances) and 0.5 log v for the Gaussian
+log-likelihood with one variance per node (BIC). Parents are chosen by grow-shrink, as GRaSP and BOSS do: add the
+predecessor that lowers the cost most while one does, then drop parents while dropping one lowers it.
+Because the cost only needs S restricted to the candidates, n <= d is no obstacle as long as the chosen sets
+stay small (collinear candidates are skipped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from scipy.linalg import cho_factor, cho_solve
+
+COLLINEAR = 1e-10
+"""A candidate whose variance given the chosen parents is below this fraction of its own variance is skipped."""
+MIN_VARIANCE = 1e-12
+"""Residual variances are kept above this fraction of the node's variance (log v stays finite when n <= d)."""
+
+Transform = Callable[[Any], Any]
+"""f(v), elementwise on arrays."""
+
+
+def least_squares_cost(v: float) -> float:
+    """Half the residual variance: the least-squares score of one node."""
+    return 0.5 * v
+
+
+def log_likelihood_cost(v: float) -> float:
+    """Minus the Gaussian log-likelihood per sample at the ML variance v: 0.5 (log(2 pi v) + 1)."""
+    return 0.5 * (np.log(2.0 * np.pi * v) + 1.0)  # works elementwise on arrays too
+
+
+def residual_variance(S: np.ndarray, j: int, parents: np.ndarray) -> tuple[float, np.ndarray]:
+    """(variance of node j given `parents`, regression weights) from the covariance."""
+    parents = np.asarray(parents, dtype=np.int64)
+    if len(parents) == 0:
+        return float(S[j, j]), np.zeros(0)
+    c = cho_factor(S[np.ix_(parents, parents)], lower=True, check_finite=False)
+    w = cho_solve(c, S[parents, j], check_finite=False)
+    return float(S[j, j] - S[parents, j] @ w), w
+
+
+def grow_shrink(S: np.ndarray, j: int, candidates: np.ndarray, cost: Transform, penalty: float,
+                required: np.ndarray | None = None) -> tuple[float, np.ndarray, np.ndarray]:
+    """Choose parents of node j among `candidates`: (cost, sorted parents, weights on them).
+
+    `required` parents are always kept. Grow: add the candidate that lowers f(v) + penalty |A| most, while one
+    does. Shrink: drop the parent whose removal lowers it most, while one does (required ones stay).
+    """
+    d = len(S)
+    mask = np.zeros((1, d), dtype=bool)
+    mask[0, np.asarray(candidates, dtype=np.int64)] = True
+    req = np.zeros((1, d), dtype=bool)
+    if required is not None:
+        req[0, np.asarray(required, dtype=np.int64)] = True
+    return grow_shrink_batch(S, np.array([j]), mask, cost, penalty, req)[0]
+
+
+def grow_shrink_batch(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost: Transform, penalty: float,
+                      required: np.ndarray | None = None) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """`grow_shrink` for many (node, candidate mask) requests at once, vectorized over the batch (chunked)."""
+    nodes = np.asarray(nodes, dtype=np.int64)
+    masks = np.asarray(masks, dtype=bool)
+    req = np.zeros_like(masks) if required is None else np.asarray(required, dtype=bool) & masks
+    out: list[tuple[float, np.ndarray, np.ndarray]] = []
+    m_max = max(int(masks.sum(axis=1).max()) if len(masks) else 0, 0)
+    step = max(1, BATCH_ELEMENTS // (m_max + 1) ** 2)
+    for lo in range(0, len(nodes), step):
+        out.extend(_grow_shrink_chunk(S, nodes[lo:lo + step], masks[lo:lo + step], cost, penalty,
+                                      req[lo:lo + step]))
+    return out
+
+
+BATCH_ELEMENTS = 4_000_000
+"""Entries of the stacked conditional covariances processed at once by `grow_shrink_batch`."""
+
+
+def _grow_shrink_chunk(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost: Transform, penalty: float,
+                       req: np.ndarray) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    R = len(nodes)
+    counts = masks.sum(axis=1)
+    m = int(counts.max()) if R else 0
+    rows = np.arange(R)
+    # candidate k of request r is idx[r, k] (valid[r, k]); column m is the node itself
+    valid = np.arange(m)[None, :] < counts[:, None]
+    idx = np.where(valid, np.argsort(~masks, axis=1, kind="stable")[:, :m], 0)
+    full = np.concatenate([idx, nodes[:, None]], axis=1)
+    # conditional covariances given the chosen parents, kept as S - sum_t q_t q_t^T (one column per pivot)
+    diag = S[full, full].copy()
+    colj = S[full, nodes[:, None]].copy()
+    own = diag[:, :m].copy()
+    pivots: list[np.ndarray] = []
+    chosen = np.zeros((R, m), dtype=bool)
+    floor = MIN_VARIANCE * S[nodes, nodes]
+    must = req[rows[:, None], idx] & valid
+
+    def take(r: np.ndarray, k: np.ndarray) -> None:
+        col = S[full[r], full[r, k][:, None]]
+        for q in pivots:
+            col -= q[r] * q[r, k][:, None]
+        q_new = np.zeros((R, m + 1))
+        q_new[r] = col / np.sqrt(col[np.arange(len(r)), k])[:, None]
+        pivots.append(q_new)
+        diag[r] -= q_new[r] ** 2
+        colj[r] -= q_new[r] * q_new[r, m][:, None]
+        chosen[r, k] = True
+
+    for _ in range(int(must.sum(axis=1).max()) if R and m else 0):  # required parents first
+        pend = must & ~chosen & (diag[:, :m] > COLLINEAR * own)
+        r = np.flatnonzero(pend.any(axis=1))
+        if len(r) == 0:
+            break
+        take(r, np.argmax(pend[r], axis=1))
+    v = np.maximum(diag[:, m], floor)
+    current = cost(v) + penalty * chosen.sum(axis=1)
+    active = np.ones(R, dtype=bool) if m else np.zeros(R, dtype=bool)
+    while active.any():  # grow
+        ok = valid & ~chosen & (diag[:, :m] > COLLINEAR * own) & active[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gains = np.where(ok, colj[:, :m] ** 2 / np.where(ok, diag[:, :m], 1.0), -np.inf)
+        best = np.argmax(gains, axis=1)
+        g = gains[rows, best]
+        v_new = np.maximum(v - np.where(np.isfinite(g), g, 0.0), floor)
+        new = cost(v_new) + penalty * (chosen.sum(axis=1) + 1)
+        accept = active & np.isfinite(g) & (new < current - 1e-15 * np.abs(current))
+        active &= accept
+        r = np.flatnonzero(accept)
+        if len(r) == 0:
+            break
+        take(r, best[r])
+        v[r], current[r] = v_new[r], new[r]
+    parents = [idx[r, chosen[r]] for r in range(R)]
+    return _shrink_batch(S, nodes, parents, cost, penalty, req, floor)
+
+
+def _shrink_batch(S: np.ndarray, nodes: np.ndarray, parents: list[np.ndarray], cost: Transform, penalty: float,
+                  req: np.ndarray, floor: np.ndarray) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """Drop parents while one removal lowers the cost: removing a raises v by w_a^2 / (S_AA^{-1})_aa."""
+    R = len(nodes)
+    parents = [np.sort(p) for p in parents]
+    out: list = [None] * R
+    pending = np.arange(R)
+    while len(pending):  # one group per parent count: no padding, so a result never depends on its batch
+        sizes = np.array([len(parents[r]) for r in pending])
+        k = int(sizes.max())
+        todo, pending = pending[sizes == k], pending[sizes != k]
+        P = np.zeros((len(todo), k), dtype=np.int64)
+        on = np.zeros((len(todo), k), dtype=bool)
+        for t, r in enumerate(todo.tolist()):
+            P[t, :len(parents[r])] = parents[r]
+            on[t, :len(parents[r])] = True
+        js = nodes[todo]
+        A = np.where(on[:, :, None] & on[:, None, :], S[P[:, :, None], P[:, None, :]], 0.0)
+        A[:, np.arange(k), np.arange(k)] = np.where(on, A[:, np.arange(k), np.arange(k)], 1.0)
+        s = np.where(on, S[P, js[:, None]], 0.0)
+        inv = np.linalg.inv(A) if k else np.zeros((len(todo), 0, 0))
+        w = (inv * s[:, None, :]).sum(axis=2)
+        v = np.maximum(S[js, js] - (s * w).sum(axis=1), floor[todo])
+        current = cost(v) + penalty * on.sum(axis=1)
+        inv_diag = inv[:, np.arange(k), np.arange(k)] if k else np.ones((len(todo), 0))
+        drop = cost(np.maximum(v[:, None] + w**2 / inv_diag, floor[todo][:, None]))
+        drop = drop + penalty * (on.sum(axis=1) - 1)[:, None]
+        drop = np.where(on & ~req[todo[:, None], P], drop, np.inf)
+        best = np.argmin(drop, axis=1) if k else np.zeros(len(todo), dtype=np.int64)
+        improve = (drop[np.arange(len(todo)), best] < current - 1e-15 * np.abs(current)) if k else \
+            np.zeros(len(todo), dtype=bool)
+        again = []
+        for t, r in enumerate(todo.tolist()):
+            if improve[t]:
+                parents[r] = np.delete(parents[r], best[t])
+                again.append(r)
+            else:
+                out[r] = (float(current[t]), parents[r], w[t, :len(parents[r])].copy())
+        pending = np.concatenate([pending, np.array(again, dtype=np.int64)])
+    return out
+
+
+def screen(S: np.ndarray, cost: Transform, penalty: float, allowed: np.ndarray, n: int) -> np.ndarray:
+    """Candidate parents per node, a Markov-blanket superset (a node's parents lie in its blanket).
+
+    With n > 2d: the partial correlations of the precision matrix, kept where the log-likelihood gain of the
+    pair, -0.5 log(1 - rho^2), exceeds `penalty` (the regression of j on all others, tested one term at a time).
+    Otherwise: grow-shrink of each node on all others. Symmetrized, then restricted to `allowed`.
+    """
+    d = len(S)
+    if n > 2 * d:
+        P = np.linalg.inv(S)
+        dg = np.sqrt(np.diag(P))
+        rho2 = np.clip((P / np.outer(dg, dg)) ** 2, 0.0, 1.0 - 1e-15)
+        M = -0.5 * np.log1p(-rho2) > penalty
+        np.fill_diagonal(M, False)
+        return (M | M.T) & allowed
+    M = np.zeros((d, d), dtype=bool)
+    for j in range(d):
+        cand = np.flatnonzero(allowed[:, j] | allowed[j, :])
+        cand = cand[cand != j]
+        _, chosen, _ = grow_shrink(S, j, cand, cost, penalty)
+        M[chosen, j] = True
+    M = M | M.T
+    return M & allowed
