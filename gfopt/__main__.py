@@ -23,8 +23,8 @@ register_configs()
 
 
 @hydra.main(version_base="1.3", config_path=conf_dir(), config_name="config")
-def hydra_main(cfg: DictConfig) -> float:
-    """Hydra task: returns the run's objective so sweepers can optimize it."""
+def hydra_main(cfg: DictConfig) -> float | list[float]:
+    """Hydra task: returns the run's objective (or the `optimized_metric` fields) so sweepers can optimize it."""
     from gfopt.app import execute
 
     hc = HydraConfig.get()

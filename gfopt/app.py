@@ -15,11 +15,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from gfopt.core.callbacks import Checkpoint, History, ProgressBar, StopOnInterrupt
 from gfopt.core.checkpoint import atomic_write_json, atomic_write_text
-from gfopt.core.engine import Budget, RunResult, run
+from gfopt.core.engine import Budget, Callback, RunResult, run
 from gfopt.core.evaluator import Evaluator, make_evaluator
 from gfopt.errors import ConfigError, InputError, RunInterrupted
 from gfopt.pairing import check_pairing
 from gfopt.rundir import RunDir
+from gfopt.sweep.metrics import metric_values
+from gfopt.sweep.trial_link import trial_callbacks
 
 log = logging.getLogger("gfopt")
 
@@ -53,8 +55,9 @@ def validate(cfg: DictConfig) -> None:
 
 
 def execute(cfg: DictConfig, outdir: Path, engine_name: str | None = None,
-            hydra_cfg: DictConfig | None = None) -> float:
-    """Run one configured search into `outdir`; return the objective (best fitness) as a float.
+            hydra_cfg: DictConfig | None = None) -> float | list[float]:
+    """Run one configured search into `outdir`; return the objective (best fitness) as a float, or the
+    result.json field(s) that `optimized_metric` names (a list for several).
 
     The engine is built first (cheap) and checked against the problem's space and the budget from the config,
     so a misfit is one line before the problem (data, zoo, model) is built. Every check (config, pairing, the run
@@ -77,7 +80,7 @@ def execute(cfg: DictConfig, outdir: Path, engine_name: str | None = None,
 
 
 def _execute(cfg: DictConfig, rundir: RunDir, engine: Any, engine_name: str, budget: Budget,
-             evaluator: Evaluator, hydra_cfg: DictConfig | None) -> float:
+             evaluator: Evaluator, hydra_cfg: DictConfig | None) -> float | list[float]:
     """Build the problem, run it and its comparisons, write the outputs."""
     outdir = rundir.path
     digest = config_hash(cfg)
@@ -90,8 +93,9 @@ def _execute(cfg: DictConfig, rundir: RunDir, engine: Any, engine_name: str, bud
     rundir.accept(cfg, hydra_cfg)
 
     atomic_write_text(outdir / ".config_hash", digest)
+    # a sweep's trial link (gfopt.sweep) reports the main run's steps to its Optuna trial and may prune it
     result = _run_in(outdir, problem, engine, rng, budget, cfg, str(cfg.problem.get("name", "gfopt")), evaluator,
-                     state=state)
+                     state=state, extra=trial_callbacks())
     compared = {}
     for i, c in enumerate(problem.comparisons(result)):  # baselines: runs of their own, resumable one by one
         crng = np.random.default_rng([int(cfg.seed), 1000 + i])
@@ -117,7 +121,7 @@ def _execute(cfg: DictConfig, rundir: RunDir, engine: Any, engine_name: str, bud
     atomic_write_json(outdir / RESULT_FILE, summary)
     log.info("objective %.6g after %d steps, %d evaluations -> %s", result.best_fitness, result.steps,
              result.evaluations, outdir)
-    return float(result.best_fitness)
+    return metric_values(summary, cfg.get("optimized_metric"))
 
 
 def _build(node: DictConfig, key: str) -> Any:
@@ -138,7 +142,8 @@ def _checkpoint(outdir: Path, cfg: DictConfig) -> Checkpoint:
 
 
 def _run_in(outdir: Path, problem: Any, engine: Any, rng: np.random.Generator, budget: Budget, cfg: DictConfig,
-            desc: str, evaluator: Evaluator, state: dict[str, Any] | None = None) -> RunResult:
+            desc: str, evaluator: Evaluator, state: dict[str, Any] | None = None,
+            extra: list[Callback] | None = None) -> RunResult:
     """One run with its own progress bar, history and checkpoint in `outdir` (resumed from it when allowed, or
     from `state` already read). Ctrl-C: the last finished step is saved and `RunInterrupted` says so."""
     outdir.mkdir(parents=True, exist_ok=True)
@@ -149,7 +154,8 @@ def _run_in(outdir: Path, problem: Any, engine: Any, rng: np.random.Generator, b
         log.info("resuming from %s at step %d", ckpt.path, state["steps"])
     bar = ProgressBar(total=_total_steps(budget, engine), desc=desc, enabled=cfg.progress, budget=budget)
     stop = StopOnInterrupt()
-    callbacks = [bar, History(outdir / HISTORY_FILE), ckpt, stop]  # stop last: the others see the final step
+    # extra (a sweep's trial link) after the checkpoint: a pruned trial stops with this step saved; stop last
+    callbacks = [bar, History(outdir / HISTORY_FILE), ckpt, *(extra or []), stop]
     try:
         with stop.active():
             return run(problem, engine, rng, budget, callbacks, state=state, evaluator=evaluator)

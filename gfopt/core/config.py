@@ -123,7 +123,7 @@ class GfoptConfig:
     checkpoint_min_interval_s: float = 5.0
     resume: bool = True
     progress: Any = "auto"
-    optimized_metric: str | None = None
+    optimized_metric: Any = None  # result.json field(s) a sweep optimizes: a name or a list (gfopt.sweep)
 
     def __post_init__(self) -> None:
         check(self.seed >= 0, "seed", f"must be a non-negative integer, got {self.seed}")

@@ -7,12 +7,13 @@ and workers that share a study draw different points because their trials have d
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import optuna
-from optuna.distributions import BaseDistribution
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.samplers import BaseSampler
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
@@ -52,22 +53,64 @@ def _qmc(seed: int | None, **kw: Any) -> BaseSampler:
     return optuna.samplers.QMCSampler(seed=seed, **kw)
 
 
+def _grid(seed: int | None, space: Mapping[str, BaseDistribution] | None = None, **kw: Any) -> BaseSampler:
+    return optuna.samplers.GridSampler(grid_values(space or {}), seed=seed, **kw)
+
+
+def _bruteforce(seed: int | None, space: Mapping[str, BaseDistribution] | None = None, **kw: Any) -> BaseSampler:
+    grid_values(space or {})  # the same finiteness check as the grid, as one line before any trial
+    return optuna.samplers.BruteForceSampler(seed=seed, **kw)
+
+
 SAMPLERS: dict[str, Callable[..., BaseSampler]] = {
     "tpe": _tpe, "random": _random, "cmaes": _cmaes, "gp": _gp, "nsgaii": _nsgaii, "qmc": _qmc,
+    "grid": _grid, "bruteforce": _bruteforce,
 }
+EXHAUSTIVE = ("grid", "bruteforce")  # they enumerate a finite space once, then have nothing new to propose
 
 
-def make_sampler(name: str, seed: int | None = None, options: Mapping[str, Any] | None = None) -> BaseSampler:
-    """Build the named sampler; with a seed, wrap it so each trial is seeded from (seed, trial number)."""
+def grid_values(space: Mapping[str, BaseDistribution]) -> dict[str, list[Any]]:
+    """Every value of each parameter of a finite space (choice, range); ConfigError naming an interval."""
+    out: dict[str, list[Any]] = {}
+    for name, d in space.items():
+        if isinstance(d, CategoricalDistribution):
+            out[name] = list(d.choices)
+        elif isinstance(d, IntDistribution) and not d.log:
+            out[name] = list(range(d.low, d.high + 1, d.step))
+        elif isinstance(d, FloatDistribution) and d.step is not None and not d.log:
+            n = int(round((d.high - d.low) / d.step))
+            out[name] = [d.low + i * d.step for i in range(n + 1)]
+        else:
+            raise ConfigError(f"hydra.sweeper.params.{name}: the grid and bruteforce samplers need finite values; "
+                              "use choice(...) or range(...), not interval(...)")
+    if not out:
+        raise ConfigError("hydra.sweeper.sampler.name: the grid and bruteforce samplers need swept parameters")
+    return out
+
+
+def grid_size(space: Mapping[str, BaseDistribution]) -> int:
+    """How many points a finite space has."""
+    return math.prod(len(v) for v in grid_values(space).values())
+
+
+def make_sampler(name: str, seed: int | None = None, options: Mapping[str, Any] | None = None,
+                 space: Mapping[str, BaseDistribution] | None = None) -> BaseSampler:
+    """Build the named sampler (grid and bruteforce enumerate `space`); with a seed, wrap it so each trial is
+    seeded from (seed, trial number)."""
     key = str(name).lower()
     if key not in SAMPLERS:
         raise ConfigError(f"hydra.sweeper.sampler.name: unknown sampler {name!r}; use one of {', '.join(SAMPLERS)}")
     if seed is not None and int(seed) < 0:
         raise ConfigError(f"hydra.sweeper.sampler.seed: must be a non-negative integer or null, got {seed}")
+    kwargs = dict(options or {})
+    if key in EXHAUSTIVE:
+        kwargs["space"] = space
     try:
-        sampler = SAMPLERS[key](seed, **dict(options or {}))
+        sampler = SAMPLERS[key](seed, **kwargs)
     except TypeError as e:
         raise ConfigError(f"hydra.sweeper.sampler.options: {' '.join(str(e).split())}") from None
+    if key in EXHAUSTIVE:
+        sampler = NoStopSampler(sampler)
     return sampler if seed is None else TrialSeededSampler(sampler, int(seed))
 
 
@@ -121,6 +164,42 @@ class TrialSeededSampler(BaseSampler):
 
     def __repr__(self) -> str:
         return f"{type(self.base).__name__}(seed={self.seed}, per-trial)"
+
+
+class NoStopSampler(BaseSampler):
+    """Delegate to `base`, but drop its `study.stop()` when the grid is done: Optuna allows that call only inside
+    `Study.optimize`, and the sweep loop stops by itself at its total (capped at the grid's size)."""
+
+    def __init__(self, base: BaseSampler) -> None:
+        self.base = base
+
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        self.base.before_trial(study, trial)
+
+    def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        return self.base.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study: Study, trial: FrozenTrial,
+                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+        return self.base.sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
+                           param_distribution: BaseDistribution) -> Any:
+        return self.base.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
+        stop = study.stop
+        study.stop = lambda: None  # type: ignore[method-assign]
+        try:
+            self.base.after_trial(study, trial, state, values)
+        finally:
+            study.stop = stop  # type: ignore[method-assign]
+
+    def reseed_rng(self) -> None:
+        self.base.reseed_rng()
+
+    def __repr__(self) -> str:
+        return repr(self.base)
 
 
 def directions_of(direction: Any) -> list[StudyDirection]:

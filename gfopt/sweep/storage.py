@@ -2,9 +2,13 @@
 
 - null                              in memory, this process only
 - sqlite:///sweeps.db               one machine, one writer at a time (fine for a resumable single-process sweep)
-- postgresql://user@host:5432/db    many processes and machines; heartbeats mark dead workers' trials FAIL
+- postgresql://user@host:5432/db    many processes and machines (driver: psycopg 3, as SQLAlchemy 2.1 and
+                                    `optuna.load_study` / `optuna-dashboard` pick for the same URL)
 - journal:///abs/path.log or journal:rel/path.log
                                     an Optuna journal file: several processes on one machine (file locks)
+
+Opening fails fast (a wrong URL is a configuration error); afterwards every call is retried through outages for
+`retry_s` seconds (`gfopt.sweep.retry`).
 """
 
 from __future__ import annotations
@@ -12,14 +16,13 @@ from __future__ import annotations
 import importlib.util
 import re
 import time
-import warnings
 from pathlib import Path
 
-from optuna.exceptions import ExperimentalWarning
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
 from gfopt.core.config import ConfigError
+from gfopt.sweep.retry import Outage, RetryingStorage
 
 KEY = "hydra.sweeper.storage"
 
@@ -29,29 +32,28 @@ def redact(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
-def open_storage(url: str | None, heartbeat_interval: int | None = None,
-                 grace_period: int | None = None) -> BaseStorage | None:
-    """A storage for `url` (None: in memory), checked to be reachable; heartbeats apply to database URLs."""
+def open_storage(url: str | None, retry_s: float | None = None, outage: Outage | None = None) -> BaseStorage | None:
+    """A storage for `url` (None: in memory), checked to be reachable now; with `retry_s`, wrapped so that later
+    calls ride out outages of up to that many seconds."""
     if url is None or str(url).strip() == "":
         return None
-    url = str(url)
+    storage = _open(str(url))
+    return storage if retry_s is None else RetryingStorage(storage, retry_s, outage)
+
+
+def _open(url: str) -> BaseStorage:
     if url.startswith("journal:"):
         return _journal(url[len("journal:"):])
     if "://" not in url:
         raise ConfigError(f"{KEY}: {url!r} is not a URL; use sqlite:///file.db, postgresql://user@host/db "
                           "or journal:path.log")
-    if heartbeat_interval is not None and heartbeat_interval <= 0:
-        raise ConfigError(f"{KEY}: heartbeat_interval must be positive or null, got {heartbeat_interval}")
     shown = redact(url)
     url = with_driver(url)
     for attempt in range(5):
         try:
             if url.startswith("sqlite:///"):
                 Path(url[len("sqlite:///"):]).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ExperimentalWarning)  # heartbeat_interval
-                return RDBStorage(url, engine_kwargs=_engine_kwargs(url), heartbeat_interval=heartbeat_interval,
-                                  grace_period=grace_period)
+            return RDBStorage(url, engine_kwargs=_engine_kwargs(url))
         except Exception as e:  # sqlalchemy errors: driver missing, host down, auth failed, bad database name
             # workers that start together on a new database race to create Optuna's tables: the losers retry
             if attempt < 4 and any(s in str(e) for s in ("already exists", "duplicate key")):
@@ -62,14 +64,15 @@ def open_storage(url: str | None, heartbeat_interval: int | None = None,
 
 
 def with_driver(url: str) -> str:
-    """`postgresql://` with the PostgreSQL driver that is installed (SQLAlchemy 2.1 defaults to psycopg 3)."""
+    """`postgresql://` with the PostgreSQL driver that is installed: psycopg 3 (gfopt's dependency, and SQLAlchemy
+    2.1's default for the bare scheme), else psycopg2."""
     m = re.match(r"^postgres(ql)?://", url)
     if m is None:
         return url
     for module, dialect in (("psycopg", "postgresql+psycopg"), ("psycopg2", "postgresql+psycopg2")):
         if importlib.util.find_spec(module) is not None:
             return dialect + "://" + url[m.end():]
-    raise ConfigError(f"{KEY}: PostgreSQL needs a driver: pip install psycopg2-binary (or psycopg)")
+    raise ConfigError(f"{KEY}: PostgreSQL needs a driver: pip install 'psycopg[binary]'")
 
 
 def _engine_kwargs(url: str) -> dict:

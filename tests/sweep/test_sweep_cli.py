@@ -3,6 +3,7 @@ files and plots, presets compose and their grammar parses, and the basic sweeper
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -42,6 +43,16 @@ def error_line(proc: subprocess.CompletedProcess) -> str:
      ["hydra.sweeper.storage", "127.0.0.1:1", "refused"]),
     (["+hydra.sweeper.params.engine.population_size='tag(lg, int(interval(2, 9)))'"],
      ["hydra.sweeper.params.engine.population_size", "unknown tag"]),
+    (["hydra.sweeper.heartbeat_interval=10", "hydra.sweeper.grace_period=10", "engine.crossover_rate=interval(0,1)"],
+     ["hydra.sweeper.grace_period", "must exceed heartbeat_interval=10"]),
+    (["hydra.sweeper.pruner=medain", "engine.crossover_rate=interval(0,1)"],
+     ["hydra.sweeper.pruner", "unknown pruner 'medain'", "none, median, hyperband"]),
+    (["optimized_metric=[objective,wall_time_s]", "engine.crossover_rate=interval(0,1)"],
+     ["optimized_metric", "2 field(s)", "direction has 1"]),
+    (["hydra.sweeper.sampler.name=grid", "engine.crossover_rate=interval(0,1)"],
+     ["hydra.sweeper.params.engine.crossover_rate", "finite values"]),
+    (["hydra/launcher=joblib", "hydra.sweeper.pruner=median", "engine.crossover_rate=interval(0,1)"],
+     ["hydra.sweeper.pruner", "JoblibLauncher", "set hydra.sweeper.storage"]),
 ])
 def test_bad_sweep_settings_fail_in_one_line(tmp_path: Path, args: list[str], words: list[str]) -> None:
     proc = gfopt(*SWEEP, *args, cwd=tmp_path)
@@ -66,8 +77,8 @@ def test_sweep_writes_results_and_a_rerun_continues_to_the_total(tmp_path: Path)
     assert [t.state.name for t in trials] == ["COMPLETE"] * 5
     # trial 0 is the configuration's own values; job dirs are named by trial number, first 3 then 2 more
     assert trials[0].params == {"engine.crossover_rate": 0.8, "engine.population_size": 20}
-    assert sorted(p.name for p in (tmp_path / "a").iterdir() if p.is_dir()) == ["0", "1", "2"]
-    assert sorted(p.name for p in (tmp_path / "b").iterdir() if p.is_dir()) == ["3", "4"]
+    assert sorted(p.name for p in (tmp_path / "a" / "s").iterdir() if p.is_dir()) == ["0", "1", "2"]
+    assert sorted(p.name for p in (tmp_path / "b" / "s").iterdir() if p.is_dir()) == ["3", "4"]
     for t in trials:  # the value the sweeper recorded is the job's own objective, read back independently
         job = yaml.safe_load(Path(t.user_attrs["job_dir"], "result.json").read_text())
         assert job["objective"] == pytest.approx(t.value) and job["sense"] == "min"
@@ -109,3 +120,78 @@ def test_presets_compose_and_their_grammar_parses(preset: str, direction: str, p
         parent, _, leaf = key.rpartition(".")
         node = OmegaConf.select(cfg, parent) if parent else cfg
         assert node is not None and leaf in node, key
+
+
+@pytest.mark.slow
+def test_another_sweep_pointed_at_a_study_is_refused_unless_extending(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/s.db"
+    common = [*SWEEP, f"hydra.sweeper.storage={url}", "hydra.sweeper.study_name=s", "hydra.sweeper.plots=false",
+              "engine.crossover_rate=interval(0.1, 1.0)", f"hydra.sweep.dir={tmp_path}/a"]
+    first = gfopt(*common, "hydra.sweeper.n_trials=1", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    other = gfopt(*common, "hydra.sweeper.n_trials=2", "engine.individual_mutation_rate=0.4", cwd=tmp_path)
+    assert other.returncode == 2
+    line = error_line(other)
+    assert "study 's' was made by another sweep" in line and "here only ['engine.individual_mutation_rate=0.4']" in line
+    assert "hydra.sweeper.extend_study=true" in line
+    more = gfopt(*common, "hydra.sweeper.n_trials=2", "engine.individual_mutation_rate=0.4",
+                 "hydra.sweeper.extend_study=true", cwd=tmp_path)
+    assert more.returncode == 0, more.stderr[-3000:]
+    assert [t.state.name for t in optuna.load_study(study_name="s", storage=url).trials] == ["COMPLETE"] * 2
+
+
+@pytest.mark.slow
+def test_pruned_trials_stop_early_keep_their_files_and_report_their_steps(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/p.db"
+    proc = gfopt("hydra/sweeper=gfopt_optuna", "problem=tsp", "engine=ga", "problem.cities=12", "budget.steps=15",
+                 "engine.crossover_rate=interval(0.1, 1.0)", "engine.population_size=int(interval(4, 24))",
+                 f"hydra.sweeper.storage={url}", "hydra.sweeper.study_name=p", "hydra.sweeper.n_trials=8",
+                 "hydra.sweeper.sampler.seed=0", "hydra.sweeper.pruner=median", "hydra.sweeper.plots=false",
+                 "+hydra.sweeper.pruner_options={n_startup_trials: 2}", f"hydra.sweep.dir={tmp_path}/sw", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    trials = optuna.load_study(study_name="p", storage=url).trials
+    pruned = [t for t in trials if t.state.name == "PRUNED"]
+    assert len(trials) == 8 and pruned and all(t.state.name in ("COMPLETE", "PRUNED") for t in trials)
+    for t in trials:  # the values reported from inside the job are the job's own best at steps 1, 2, 4, 8
+        job = tmp_path / "sw" / "p" / str(t.number)
+        history = [json.loads(line) for line in (job / "history.jsonl").read_text().splitlines()]
+        assert t.intermediate_values == {h["step"]: pytest.approx(h["best"]) for h in history
+                                         if h["step"] in (1, 2, 4, 8)}
+        if t.state.name == "PRUNED":  # stopped at the step it was pruned at, files kept, no result
+            assert history[-1]["step"] in (1, 2, 4, 8) and (job / "checkpoint.npz").exists()
+            assert not (job / "result.json").exists()
+            assert t.value == pytest.approx(history[-1]["best"])
+        else:
+            assert len(history) == 15 and (job / "result.json").exists()
+
+
+@pytest.mark.slow
+def test_several_objectives_from_result_fields_give_the_pareto_front(tmp_path: Path) -> None:
+    proc = gfopt(*SWEEP, "engine.crossover_rate=interval(0.1, 1.0)", "engine.population_size=int(interval(4, 24))",
+                 "optimized_metric=[objective,evaluations]", "hydra.sweeper.direction=[minimize,minimize]",
+                 "hydra.sweeper.n_trials=6", "hydra.sweeper.study_name=mo", "hydra.sweeper.plots=false",
+                 f"hydra.sweeper.storage=sqlite:///{tmp_path}/m.db", f"hydra.sweep.dir={tmp_path}/mo", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    trials = optuna.load_study(study_name="mo", storage=f"sqlite:///{tmp_path}/m.db").trials
+    points = {}
+    for t in trials:
+        result = json.loads(Path(t.user_attrs["job_dir"], "result.json").read_text())
+        assert t.values == [pytest.approx(result["objective"]), result["evaluations"]]
+        points[t.number] = t.values
+    front = {n for n, v in points.items()  # brute force: not dominated by any other point
+             if not any(all(a <= b for a, b in zip(w, v, strict=True)) and w != v for w in points.values())}
+    results = yaml.safe_load((tmp_path / "mo" / "optimization_results.yaml").read_text())
+    assert {s["trial"] for s in results["solutions"]} == front
+
+
+@pytest.mark.slow
+def test_a_grid_sweep_with_the_default_in_its_space_runs_every_point_once(tmp_path: Path) -> None:
+    proc = gfopt(*SWEEP, "hydra.sweeper.sampler.name=grid", "engine.crossover_rate=choice(0.2, 0.8)",
+                 "engine.population_size=range(10, 30, 10)", "hydra.sweeper.storage=sqlite:///g.db",
+                 "hydra.sweeper.study_name=g", "hydra.sweeper.plots=false", f"hydra.sweep.dir={tmp_path}/g",
+                 cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    trials = optuna.load_study(study_name="g", storage=f"sqlite:///{tmp_path}/g.db").trials
+    points = sorted((t.params["engine.crossover_rate"], t.params["engine.population_size"]) for t in trials)
+    assert points == [(0.2, 10), (0.2, 20), (0.8, 10), (0.8, 20)]  # n_trials=20 capped at the 4 points, (0.8, 20)
+    assert all(t.state.name == "COMPLETE" for t in trials)      # the default included, each once

@@ -9,8 +9,21 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from gfopt.core.config import ConfigError
 from gfopt.sweep.grammar import parse_search_space
-from gfopt.sweep.loop import OUTCOME, Outcome, SweepAborted, enqueue_baseline, optimize, overshoots, values_of
+from gfopt.sweep.liveness import BEAT, STALE, Liveness, beat, fail_stale, stale
+from gfopt.sweep.loop import (
+    OUTCOME,
+    Outcome,
+    SweepAborted,
+    TotalNotReached,
+    drop_duplicate_baselines,
+    enqueue_baseline,
+    optimize,
+    overshoots,
+    values_of,
+)
+from gfopt.sweep.retry import Outage
 from gfopt.sweep.storage import open_storage
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -25,7 +38,8 @@ class FakeLauncher:
         self.numbers: list[int] = []
         self.fail = fail or set()
 
-    def __call__(self, batch: list[list[str]], numbers: list[int]) -> list[Outcome]:
+    def __call__(self, batch: list[list[str]], trials: list) -> list[Outcome]:
+        numbers = [t.number for t in trials]
         self.calls.append(batch)
         self.numbers += numbers
         out = []
@@ -66,15 +80,29 @@ def test_rerun_continues_to_the_total(tmp_path) -> None:
     assert states(optuna.load_study(storage=url, study_name="s")) == {"COMPLETE": 10}
 
 
-def test_running_trials_of_other_workers_take_their_slots() -> None:
+def test_running_trials_of_other_workers_take_their_slots_and_are_waited_for() -> None:
     study = optuna.create_study()
-    other = [study.ask(), study.ask()]  # two trials in flight elsewhere
-    launch = FakeLauncher()
-    optimize(study, SPACE, 5, launch)
-    assert launch.numbers == [2, 3, 4]
+    other = [study.ask(), study.ask()]  # two trials in flight elsewhere, beating
     for t in other:
-        study.tell(t, 0.0)
+        beat(study, [t._trial_id])
+    launch = FakeLauncher()
+    naps = []
+
+    def sleep(s: float) -> None:  # while this worker waits, the others finish their trials
+        naps.append(s)
+        study.tell(other[len(naps) - 1], 0.0)
+
+    optimize(study, SPACE, 5, launch, live=Liveness(interval=1, grace=30), sleep=sleep)
+    assert launch.numbers == [2, 3, 4] and naps == [1, 1]  # it returned only once both had ended
     assert states(study) == {"COMPLETE": 5}
+
+
+def test_without_heartbeats_trials_running_elsewhere_end_the_sweep_with_one_line() -> None:
+    study = optuna.create_study()
+    study.ask()
+    with pytest.raises(TotalNotReached, match=r"^2/3 complete, 1 running elsewhere, last heartbeat \d+ s ago; "
+                                              "without heartbeats"):
+        optimize(study, SPACE, 3, FakeLauncher())
 
 
 def test_rank_check_matches_brute_force_over_states() -> None:
@@ -105,9 +133,10 @@ def test_race_loser_is_dropped_as_surplus(monkeypatch) -> None:
 
     monkeypatch.setattr(study, "ask", racing_ask)
     launch = FakeLauncher()
-    stats = optimize(study, SPACE, 2, launch)
+    with pytest.raises(TotalNotReached, match="1/2 complete, 1 running elsewhere"):  # the rival never ends
+        optimize(study, SPACE, 2, launch)
     # trial 0 (ours) ran; trial 1 is the rival's; ours got trial 2, past the total -> surplus, never run
-    assert launch.numbers == [0] and stats.surplus == 1
+    assert launch.numbers == [0]
     surplus = study.get_trials()[2]
     assert surplus.state == TrialState.FAIL and surplus.user_attrs[OUTCOME] == "surplus"
     assert states(study) == {"COMPLETE": 1, "RUNNING": 1, "FAIL": 1}
@@ -128,7 +157,7 @@ def test_failures_abort_past_the_rate_and_are_rerun_below_it() -> None:
 def test_a_bad_return_value_fails_the_trial() -> None:
     study = optuna.create_study()
 
-    def launch(batch, numbers):
+    def launch(batch, trials):
         return [Outcome(value="nan?") for _ in batch]
 
     with pytest.raises(SweepAborted, match="not a float"):
@@ -140,22 +169,76 @@ def test_a_bad_return_value_fails_the_trial() -> None:
         values_of(float("nan"), 1)
 
 
-def test_stale_trial_of_a_dead_worker_fails_and_its_slot_is_rerun(tmp_path) -> None:
-    storage = open_storage(f"sqlite:///{tmp_path}/h.db", heartbeat_interval=1, grace_period=1)
+@pytest.mark.parametrize("url", ["sqlite:///{}/h.db", "journal:{}/h.log"])
+def test_stale_trial_of_a_dead_worker_fails_and_its_slot_is_rerun(tmp_path, url) -> None:
+    storage = open_storage(url.format(tmp_path), retry_s=5)
     study = optuna.create_study(storage=storage, study_name="h")
     dead = study.ask()
-    storage.record_heartbeat(dead._trial_id)  # it started, then its worker died
-    time.sleep(2.2)
+    storage.set_trial_user_attr(dead._trial_id, BEAT, time.time() - 4)  # it beat 4 s ago, then its worker died
+    alive = study.ask()
+    beat(study, [alive._trial_id])
     launch = FakeLauncher()
-    optimize(study, SPACE, 3, launch)
-    assert study.get_trials()[0].state == TrialState.FAIL
-    assert states(study) == {"COMPLETE": 3, "FAIL": 1} and launch.numbers == [1, 2, 3]
+
+    def sleep(s: float) -> None:
+        study.tell(alive, 1.0)
+
+    stats = optimize(study, SPACE, 4, launch, live=Liveness(interval=1, grace=3), sleep=sleep)
+    first = study.get_trials()[0]
+    assert first.state == TrialState.FAIL and first.user_attrs[STALE].startswith("no heartbeat for 4 s")
+    assert states(study) == {"COMPLETE": 4, "FAIL": 1} and launch.numbers == [2, 3, 4] and stats.stale == 1
+
+
+def test_staleness_counts_from_the_start_before_the_first_beat_and_waits_out_an_outage() -> None:
+    study = optuna.create_study()
+    silent = study.ask()  # asked, then the worker died before its first heartbeat
+    start = study.get_trials()[0].datetime_start.timestamp()
+    assert stale(study.get_trials(), grace=3, now=start + 2) == []
+    assert [t.number for t in stale(study.get_trials(), grace=3, now=start + 4)] == [silent.number]
+    outage = Outage()
+    outage.note()  # this process just saw the storage fail: everyone's beats may have been lost with it
+    study._storage.set_trial_user_attr(silent._trial_id, BEAT, time.time() - 10)
+    assert fail_stale(study, Liveness(interval=1, grace=3), outage) == []
+    assert [t.number for t in fail_stale(study, Liveness(interval=1, grace=3), Outage())] == [silent.number]
+
+
+def test_a_result_for_a_trial_failed_elsewhere_is_a_warning_and_the_sweep_goes_on(caplog) -> None:
+    study = optuna.create_study()
+
+    def launch(batch, trials):  # while trial 1 runs, another worker fails it (its heartbeats had lapsed)
+        if trials[0].number == 1:
+            study._storage.set_trial_state_values(trials[0]._trial_id, TrialState.FAIL)
+        return FakeLauncher()(batch, trials)
+
+    stats = optimize(study, SPACE, 3, launch)
+    assert stats.lost == 1 and states(study) == {"COMPLETE": 3, "FAIL": 1}
+    assert "trial 1 was already FAIL when its job ended" in caplog.text
+
+
+def test_an_error_between_ask_and_launch_fails_the_trial_at_once() -> None:
+    study = optuna.create_study()
+    old = study.ask()
+    old.suggest_categorical("x", ["a", "b"])  # the study samples x as a choice; this sweep says interval
+    study.tell(old, 1.0)
+    with pytest.raises(ConfigError, match=r"hydra.sweeper.params.x: .*new hydra.sweeper.study_name"):
+        optimize(study, SPACE, 3, FakeLauncher())
+    assert states(study) == {"COMPLETE": 1, "FAIL": 1}  # nothing left RUNNING without a heartbeat
+
+
+def test_a_pruned_job_is_told_pruned() -> None:
+    study = optuna.create_study()
+
+    def launch(batch, trials):
+        trials[0].report(3.0, 1)
+        return [Outcome(error=optuna.TrialPruned("pruned at step 1"))]
+
+    stats = optimize(study, SPACE, 2, launch)
+    assert states(study) == {"PRUNED": 2} and stats.pruned == 2 and study.get_trials()[0].value == 3.0
 
 
 def test_an_interrupted_batch_frees_its_slots() -> None:
     study = optuna.create_study()
 
-    def launch(batch, numbers):
+    def launch(batch, trials):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -173,3 +256,48 @@ def test_baseline_is_the_configurations_values_when_they_are_in_the_space() -> N
     assert not enqueue_baseline(study, SPACE, {"x": 0.5, "k": "b"})  # only on a new study
     assert not enqueue_baseline(optuna.create_study(), SPACE, {"x": 5.0, "k": "b"})  # outside the interval
     assert not enqueue_baseline(optuna.create_study(), SPACE, {"x": 0.5})  # a key without a value
+
+
+def test_workers_starting_together_run_the_baseline_once(tmp_path) -> None:
+    storage = open_storage(f"journal:{tmp_path}/b.log")
+    a = optuna.create_study(storage=storage, study_name="b")
+    b = optuna.load_study(storage=storage, study_name="b")
+    # both saw an empty study and queued the baseline before either dropped duplicates
+    a.enqueue_trial({"x": 0.5, "k": "b"}, user_attrs={OUTCOME: "baseline"})
+    b.enqueue_trial({"x": 0.5, "k": "b"}, user_attrs={OUTCOME: "baseline"})
+    assert drop_duplicate_baselines(b) == 1 and drop_duplicate_baselines(a) == 0
+    launch = FakeLauncher()
+    optimize(a, SPACE, 3, launch)
+    trials = a.get_trials()
+    assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+    assert trials[1].user_attrs[OUTCOME] == "surplus"
+    assert sum(t.params == {"x": 0.5, "k": "b"} for t in trials if t.state == TrialState.COMPLETE) == 1
+
+
+def test_a_baseline_trial_whose_worker_died_is_queued_again() -> None:
+    study = optuna.create_study()
+    assert enqueue_baseline(study, SPACE, {"x": 0.5, "k": "b"})
+    dead = study.ask()  # popped by a worker that then died
+    for name, dist in SPACE.dists.items():
+        dead._suggest(name, dist)
+    study._storage.set_trial_user_attr(dead._trial_id, BEAT, time.time() - 10)
+    optimize(study, SPACE, 2, FakeLauncher(), live=Liveness(interval=1, grace=3))
+    trials = study.get_trials()
+    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE", "COMPLETE"]
+    assert trials[1].params == {"x": 0.5, "k": "b"} and trials[1].user_attrs[OUTCOME] == "baseline"
+
+
+def test_a_job_that_lost_its_trial_is_not_an_error_and_its_slot_runs_again() -> None:
+    from gfopt.sweep.trial_link import TrialLost
+
+    study = optuna.create_study()
+
+    def launch(batch, trials):
+        if trials[0].number == 0:
+            return [Outcome(error=TrialLost("trial 0: its sweeper has not beaten for 9 s"))]
+        return FakeLauncher()(batch, trials)
+
+    stats = optimize(study, SPACE, 2, launch)  # max_failure_rate=0: a job error would abort
+    assert stats.lost == 1 and stats.failed == 0
+    assert [(t.state.name, t.user_attrs.get(OUTCOME)) for t in study.get_trials()] == [
+        ("FAIL", "lost"), ("COMPLETE", None), ("COMPLETE", None)]

@@ -10,7 +10,9 @@ import pytest
 from optuna.distributions import FloatDistribution, IntDistribution
 
 from gfopt.core.config import ConfigError
-from gfopt.sweep.samplers import SAMPLERS, TrialSeededSampler, directions_of, make_sampler
+from gfopt.sweep.grammar import parse_search_space
+from gfopt.sweep.loop import Outcome, optimize
+from gfopt.sweep.samplers import EXHAUSTIVE, SAMPLERS, TrialSeededSampler, directions_of, grid_size, make_sampler
 
 SPACE = {"x": FloatDistribution(-1.0, 1.0), "n": IntDistribution(1, 8)}
 
@@ -27,7 +29,7 @@ def run(sampler, n: int, study=None, directions=("minimize",)) -> list[dict]:
     return out
 
 
-@pytest.mark.parametrize("name", sorted(SAMPLERS))
+@pytest.mark.parametrize("name", sorted(set(SAMPLERS) - set(EXHAUSTIVE)))
 def test_every_named_sampler_runs_a_few_trials(name: str) -> None:
     if name == "cmaes" and importlib.util.find_spec("cmaes") is None:  # optional: a clear error instead
         with pytest.raises(ConfigError, match="pip install cmaes"):
@@ -76,3 +78,26 @@ def test_directions() -> None:
     assert [d.name for d in directions_of(["minimize", "maximize"])] == ["MINIMIZE", "MAXIMIZE"]
     with pytest.raises(ConfigError, match=r"^hydra\.sweeper\.direction: "):
         directions_of("lower")
+
+
+@pytest.mark.parametrize("name", EXHAUSTIVE)
+@pytest.mark.parametrize("seed", [None, 3])
+def test_grid_and_bruteforce_visit_every_point_once(name: str, seed: int | None) -> None:
+    space = parse_search_space({"k": "choice(a, b, c)", "n": "range(1, 8, 2)", "w": "range(0.0, 1.0, 0.5)"})
+    assert grid_size(space.dists) == 3 * 4 * 2
+    expected = {(k, n, w) for k in "abc" for n in (1, 3, 5, 7) for w in (0.0, 0.5)}  # Hydra's own grid
+    study = optuna.create_study(sampler=make_sampler(name, seed=seed, space=space.dists))
+
+    def launch(batch, trials):
+        return [Outcome(value=float(t.params["n"])) for t in trials]
+
+    optimize(study, space, 24, launch, n_jobs=5)
+    seen = [(t.params["k"], t.params["n"], t.params["w"]) for t in study.get_trials()]
+    assert len(seen) == 24 and set(seen) == expected  # exhaustive, no repeat, nothing outside
+
+
+def test_grid_needs_finite_values_named_in_one_line() -> None:
+    space = parse_search_space({"k": "choice(a, b)", "x": "interval(0, 1)"})
+    with pytest.raises(ConfigError, match=r"^hydra\.sweeper\.params\.x: the grid and bruteforce samplers need "
+                                          "finite values"):
+        make_sampler("grid", space=space.dists)
