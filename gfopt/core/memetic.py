@@ -18,9 +18,9 @@ class MemeticEngine(PopulationEngine):
     The initial population (with `improve_initial`) descends to local optima: the same starts and descents as a
     local search with population_size - 1 restarts, so the memetic result is never worse than that search's. Each
     later child takes up to `local_steps` `Descent` steps (null: until a local optimum) and replaces itself with the
-    result, so crossover recombines local optima. On dag_topo the descent's moves are scored from their base order (the fast
-    swap scoring); on llm_evo they are sparse Gaussian steps. `neighbourhood` null takes the problem's default;
-    `max_escalations` null takes the neighbourhood's own limit (per individual).
+    result, so crossover recombines local optima. On dag_topo the descent's moves are scored from their base order
+    (the fast swap scoring); on llm_evo they are sparse Gaussian steps. `neighbourhood` null takes the problem's
+    default; `max_escalations` null takes the neighbourhood's own limit (per individual).
     """
 
     def __init__(
