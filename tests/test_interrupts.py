@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from gfopt.core.checkpoint import load_state
+from tests.test_app import without_timings
 
 ENV = {**os.environ, "CI": "true", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -26,14 +27,6 @@ CASES = {
 def gfopt(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "gfopt", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=ENV)
-
-
-def without_timings(obj):
-    if isinstance(obj, dict):
-        return {k: without_timings(v) for k, v in obj.items() if not k.endswith("_s")}
-    if isinstance(obj, list):
-        return [without_timings(v) for v in obj]
-    return obj
 
 
 def result(run_dir: Path) -> dict:

@@ -64,9 +64,17 @@ class AskTellEngine(Engine):
 
     def _start(self) -> None:
         """Draw the start (x0 from the problem's initial genomes, the optimizer's seed) once, with the run's rng."""
-        self.x0 = np.mean([np.asarray(g, float) for g in self.problem.initial(self._n_initial(), self.rng)], axis=0)
+        starts = np.array([np.asarray(g, float) for g in self.problem.initial(self._n_initial(), self.rng)])
+        self._begin(starts, None)
+
+    def _begin(self, starts: np.ndarray, best: int | None) -> None:
+        """x0 from the starts (the best one, or their mean), a seed from the run's rng, then the optimizer."""
+        self.x0 = self._initial_x0(starts, best)
         self.seed = int(self.rng.integers(2**31 - 1))
         self.opt = self._make()
+
+    def _initial_x0(self, starts: np.ndarray, best: int | None) -> np.ndarray:
+        return starts.mean(axis=0) if best is None else starts[best]
 
     def _n_initial(self) -> int:
         return 1
@@ -130,17 +138,11 @@ class CmaEsEngine(AskTellEngine):
             return
         yield from super()._step()
 
-    def _start(self) -> None:
-        starts = np.array([np.asarray(g, float) for g in self.problem.initial(self._n_initial(), self.rng)])
-        self._begin(starts, None)
-
     def _begin(self, starts: np.ndarray, best: int | None) -> None:
-        """x0 = the best start (or their mean), sigma0 = their median per-entry spread unless configured."""
-        self.x0 = starts.mean(axis=0) if best is None else starts[best]
+        """sigma0 = the starts' median per-entry spread unless configured; then x0, seed and optimizer as usual."""
         spread = float(np.median(starts.std(axis=0)))
         self.sigma_start = self.sigma0 or (spread if spread > 0 else 0.3)
-        self.seed = int(self.rng.integers(2**31 - 1))
-        self.opt = self._make()
+        super()._begin(starts, best)
 
     def _make(self) -> Any:
         import cmaes
@@ -187,11 +189,8 @@ class NevergradEngine(AskTellEngine):
         self.optimizer, self.budget, self.x0_mode = optimizer, budget, x0
         self._cands: list[Any] = []
 
-    def _start(self) -> None:
-        super()._start()
-        if self.x0_mode == "zeros":
-            self.x0 = np.zeros_like(self.x0)
-            self.opt = self._make()
+    def _initial_x0(self, starts: np.ndarray, best: int | None) -> np.ndarray:
+        return np.zeros(starts.shape[1]) if self.x0_mode == "zeros" else super()._initial_x0(starts, best)
 
     def _make(self) -> Any:
         import nevergrad as ng

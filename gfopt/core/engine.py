@@ -299,6 +299,7 @@ def run(
     `gfopt.core.evaluator` has process and Ray pools); the engine's random generator never leaves this loop.
     """
     budget = budget or Budget()
+    evaluate = evaluator or (lambda p, b: p.evaluate(b))
     callbacks = list(callbacks)
     engine.setup(problem, rng)
     if state is not None:
@@ -317,7 +318,6 @@ def run(
                 break
         batch = engine.ask()
         if not engine.step_done:  # a step that needed no evaluation finished inside `ask`
-            evaluate = evaluator or (lambda p, b: p.evaluate(b))
             engine.tell(batch, evaluate(problem, batch) if len(batch) else np.empty(0))
         if engine.step_done:
             engine.step_done = False

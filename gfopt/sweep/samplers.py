@@ -129,46 +129,8 @@ def _random_states(obj: Any, depth: int = 3) -> list[np.random.RandomState]:
     return found
 
 
-class TrialSeededSampler(BaseSampler):
-    """Delegate to `base`, reseeding its random states from (seed, trial number) before each trial."""
-
-    def __init__(self, base: BaseSampler, seed: int) -> None:
-        self.base = base
-        self.seed = seed
-
-    def reseed_for(self, number: int) -> None:
-        """Put every random state of the base sampler in the state it has for trial `number`."""
-        for i, state in enumerate(_random_states(self.base)):
-            state.seed(np.random.SeedSequence([self.seed, number, i]).generate_state(1)[0])
-
-    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
-        self.reseed_for(trial.number)
-        self.base.before_trial(study, trial)
-
-    def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        return self.base.infer_relative_search_space(study, trial)
-
-    def sample_relative(self, study: Study, trial: FrozenTrial,
-                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
-        return self.base.sample_relative(study, trial, search_space)
-
-    def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
-                           param_distribution: BaseDistribution) -> Any:
-        return self.base.sample_independent(study, trial, param_name, param_distribution)
-
-    def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
-        self.base.after_trial(study, trial, state, values)
-
-    def reseed_rng(self) -> None:
-        self.base.reseed_rng()
-
-    def __repr__(self) -> str:
-        return f"{type(self.base).__name__}(seed={self.seed}, per-trial)"
-
-
-class NoStopSampler(BaseSampler):
-    """Delegate to `base`, but drop its `study.stop()` when the grid is done: Optuna allows that call only inside
-    `Study.optimize`, and the sweep loop stops by itself at its total (capped at the grid's size)."""
+class DelegatingSampler(BaseSampler):
+    """A sampler that hands every call to `base`; subclasses change one step."""
 
     def __init__(self, base: BaseSampler) -> None:
         self.base = base
@@ -188,15 +150,43 @@ class NoStopSampler(BaseSampler):
         return self.base.sample_independent(study, trial, param_name, param_distribution)
 
     def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
+        self.base.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self.base.reseed_rng()
+
+
+class TrialSeededSampler(DelegatingSampler):
+    """Delegate to `base`, reseeding its random states from (seed, trial number) before each trial."""
+
+    def __init__(self, base: BaseSampler, seed: int) -> None:
+        super().__init__(base)
+        self.seed = seed
+
+    def reseed_for(self, number: int) -> None:
+        """Put every random state of the base sampler in the state it has for trial `number`."""
+        for i, state in enumerate(_random_states(self.base)):
+            state.seed(np.random.SeedSequence([self.seed, number, i]).generate_state(1)[0])
+
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        self.reseed_for(trial.number)
+        self.base.before_trial(study, trial)
+
+    def __repr__(self) -> str:
+        return f"{type(self.base).__name__}(seed={self.seed}, per-trial)"
+
+
+class NoStopSampler(DelegatingSampler):
+    """Delegate to `base`, but drop its `study.stop()` when the grid is done: Optuna allows that call only inside
+    `Study.optimize`, and the sweep loop stops by itself at its total (capped at the grid's size)."""
+
+    def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
         stop = study.stop
         study.stop = lambda: None  # type: ignore[method-assign]
         try:
             self.base.after_trial(study, trial, state, values)
         finally:
             study.stop = stop  # type: ignore[method-assign]
-
-    def reseed_rng(self) -> None:
-        self.base.reseed_rng()
 
     def __repr__(self) -> str:
         return repr(self.base)
