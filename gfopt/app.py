@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from gfopt.core.callbacks import Checkpoint, History, ProgressBar, StopOnInterrupt
 from gfopt.core.checkpoint import atomic_write_json, atomic_write_text
 from gfopt.core.engine import Budget, Callback, RunResult, run
-from gfopt.core.evaluator import Evaluator, make_evaluator
+from gfopt.core.evaluator import Evaluator, PoolEvaluator, make_evaluator
 from gfopt.errors import ConfigError, InputError, RunInterrupted
 from gfopt.pairing import check_pairing
 from gfopt.rundir import RunDir
@@ -89,6 +90,11 @@ def _execute(cfg: DictConfig, rundir: RunDir, engine: Any, engine_name: str, bud
         _check_marker(outdir, digest)
         state = _checkpoint(outdir, cfg).load()
     problem = _build(cfg.problem, "problem")
+    if isinstance(evaluator, PoolEvaluator):  # their start-up is not the search's time (it overlapped the build above)
+        t0 = time.perf_counter()
+        evaluator.ready()
+        log.info("parallel: %d workers ready, %.1f s after the problem was built", evaluator.workers,
+                 time.perf_counter() - t0)
     rng = np.random.default_rng(cfg.seed)
     rundir.accept(cfg, hydra_cfg)
 

@@ -10,6 +10,7 @@ dies is replaced and the batch is sent again; a worker that cannot build the pro
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -28,6 +29,9 @@ class Evaluator:
 
     def __call__(self, problem: Problem, batch: Sequence[Genome]) -> np.ndarray:
         return problem.evaluate(batch)
+
+    def ready(self) -> None:
+        """Wait until every worker has built its problem (none here), so a run's time is the search alone."""
 
     def close(self) -> None:
         """Release workers (none here)."""
@@ -70,6 +74,10 @@ class ProblemWorker:
         except Exception as e:  # reported to the parent as one line on the first request
             cause = e.__cause__ or e
             self.error = f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause).strip() else ''}"
+
+    def ready(self) -> bool:
+        """True once built (a Ray actor answers after its constructor)."""
+        return True
 
     def evaluate(self, chunk: Sequence[Genome]) -> tuple[np.ndarray, Any]:
         if self.error is not None:
@@ -135,6 +143,7 @@ class ProcessEvaluator(PoolEvaluator):
         super().__init__(problem_config, workers, threads_per_worker)
         self.retries = retries
         self.pool: Any = None
+        self.started: list[Any] = []
         self._start()  # the workers build their problems now, while the parent builds its own
 
     def _start(self) -> None:
@@ -143,8 +152,13 @@ class ProcessEvaluator(PoolEvaluator):
 
         self.pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_init_process,
                                         initargs=(self.problem_config, self.threads))
-        for _ in range(self.workers):  # one process is spawned per pending task
-            self.pool.submit(_ready)
+        # one process is spawned per pending task
+        self.started = [self.pool.submit(_ready) for _ in range(self.workers)]
+
+    def ready(self) -> None:
+        from concurrent.futures import wait
+
+        wait(self.started)  # a worker that died here is replaced by the first batch
 
     def processes(self) -> list[Any]:
         """The live worker processes (for tests that kill one)."""
@@ -194,9 +208,14 @@ class RayEvaluator(PoolEvaluator):
                      **({} if address else {"num_cpus": max(os.cpu_count() or 1, self.workers)}))
         self._actor_cls = ray.remote(num_cpus=min(self.threads, os.cpu_count() or 1), num_gpus=self.gpus)(ProblemWorker)
         self.actors = [self._new_actor() for _ in range(self.workers)]
+        logging.getLogger("gfopt").info("parallel=ray: %d actor(s) on the Ray cluster at %s", self.workers,
+                                        ray.get_runtime_context().gcs_address)
 
     def _new_actor(self) -> Any:
         return self._actor_cls.remote(self.problem_config, self.threads)
+
+    def ready(self) -> None:
+        self.ray.wait([a.ready.remote() for a in self.actors], num_returns=len(self.actors))
 
     def _map(self, chunks: list[Sequence[Genome]]) -> list[tuple[np.ndarray, Any]]:
         ray = self.ray

@@ -86,6 +86,7 @@ class GfoptOptunaSweeper(Sweeper):
         self.launcher: Any = None
         self.study: Any = None
         self.outage: Any = None  # gfopt.sweep.retry.Outage, shared by the storage and the heartbeat threads
+        self.sweep_dir = ""
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         from hydra.core.plugins import Plugins
@@ -141,7 +142,10 @@ class GfoptOptunaSweeper(Sweeper):
         if self.storage_url is None:
             LOCAL_STUDIES[study.study_name] = study  # in-process jobs report to it
         self.study = study
-        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        # resolved once here: a job in another process (submitit, joblib, Ray) would resolve `${now:}`/`${pid:}`
+        # again and write beside the sweep dir instead of inside it
+        self.sweep_dir = str(self.config.hydra.sweep.dir)
+        sweep_dir = Path(self.sweep_dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         # a grid visits the configuration's own point anyway; queued, it would run twice and push a point out
@@ -293,9 +297,9 @@ class GfoptOptunaSweeper(Sweeper):
         folder = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.study.study_name).strip("_") or "study"
         jobs = []
         for ov, trial in zip(overrides, trials, strict=True):
-            extra = []
+            extra = [f"hydra.sweep.dir={format_value(self.sweep_dir)}"]
             if isinstance(subdir, str) and "${hydra.job.num}" in subdir:
-                extra = [f"hydra.sweep.subdir={subdir.replace('${hydra.job.num}', f'{folder}/{trial.number}')}"]
+                extra.append(f"hydra.sweep.subdir={subdir.replace('${hydra.job.num}', f'{folder}/{trial.number}')}")
             link = link_env(self.study.study_name, trial._trial_id, trial.number)
             extra.append(f"++hydra.job.env_set.{ENV}={format_value(link)}")
             jobs.append(list(ov) + extra)

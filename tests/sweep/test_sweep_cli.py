@@ -21,8 +21,9 @@ from gfopt.sweep.grammar import parse_search_space
 SWEEP = ["hydra/sweeper=gfopt_optuna", "problem=tsp", "engine=ga", "budget.steps=3", "problem.cities=8"]
 
 
-def gfopt(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CI": "true", "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": ""}
+def gfopt(*args: str, cwd: Path, timeout: float = 300,
+          env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CI": "true", "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "", **(env or {})}
     return subprocess.run([sys.executable, "-m", "gfopt", "-m", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=env)
 
