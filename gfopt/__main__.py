@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from gfopt.config import register_configs
-from gfopt.errors import ConfigError, InputError, RunInterrupted
+from gfopt.errors import ConfigError, InputError, RunInterrupted, Terminated
 from gfopt.pairing import conf_dir as _conf_dir
 
 
@@ -29,16 +34,37 @@ def hydra_main(cfg: DictConfig) -> float | list[float]:
 
     hc = HydraConfig.get()
     try:
-        return execute(cfg, Path(hc.runtime.output_dir), engine_name=hc.runtime.choices.get("engine"), hydra_cfg=hc)
+        with terminate_as_interrupt():
+            return execute(cfg, Path(hc.runtime.output_dir), engine_name=hc.runtime.choices.get("engine"),
+                           hydra_cfg=hc)
     except (ConfigError, InputError) as e:
         print(f"gfopt: error: {e}", file=sys.stderr)
         sys.exit(2)
     except RunInterrupted as e:
         print(f"gfopt: {e.line()}", file=sys.stderr)
-        sys.exit(130)
-    except KeyboardInterrupt:  # outside the search loop (building the problem, writing the results)
-        print("gfopt: interrupted outside the search; run the same command to start or resume", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(e.exit_status)
+    except KeyboardInterrupt as e:  # outside the search loop (building the problem, writing the results)
+        how = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
+        print(f"gfopt: {how} outside the search; run the same command to start or resume", file=sys.stderr)
+        sys.exit(143 if isinstance(e, Terminated) else 130)
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises `Terminated` (a KeyboardInterrupt) in the main thread, so it ends in one line like Ctrl-C;
+    inside the search loop `StopOnInterrupt` takes over and saves the last finished step."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main() -> None:

@@ -168,7 +168,8 @@ def _run_in(outdir: Path, problem: Any, engine: Any, rng: np.random.Generator, b
     except KeyboardInterrupt:  # the callbacks keep the last finished step; the command prints one line
         for cb in callbacks:
             cb.on_interrupt(engine)
-        raise RunInterrupted(engine.steps, ckpt.saved_step, None if desc == cfg.problem.get("name") else desc) from None
+        raise RunInterrupted(engine.steps, ckpt.saved_step, None if desc == cfg.problem.get("name") else desc,
+                             stop.signum) from None
 
 
 def _total_steps(budget: Budget, engine: Any) -> int | None:

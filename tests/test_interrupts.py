@@ -86,6 +86,43 @@ def test_ctrl_c_prints_one_line_saves_the_last_step_and_resumes_to_the_same_resu
 
 
 @pytest.mark.slow
+def test_sigterm_stops_after_the_step_in_progress_with_one_line_and_resumes(tmp_path, reference):
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    p = start_and_stop(CASES["tsp"], run_dir, signal.SIGTERM, after_lines=8)
+    assert p.returncode == 143, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gfopt: interrupted at step "), p.stderr
+    assert "by SIGTERM; checkpoint saved; run the same command to resume" in lines[0]
+    step = int(lines[0].split("at step ")[1].split(" ")[0])
+    assert load_state(run_dir / "checkpoint.npz")["steps"] == step >= 8
+    resumed = gfopt(*CASES["tsp"], f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert result(run_dir) == reference["tsp"]
+
+
+@pytest.mark.slow
+def test_sigterm_while_the_problem_is_built_is_one_line(tmp_path):
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    # the run dir is locked just before the problem is built; dag_topo d=400, n=20000 takes seconds to simulate
+    # its data and fit the covariance
+    proc = subprocess.Popen([sys.executable, "-m", "gfopt", "problem=dag_topo", "problem.data.d=400",
+                             "problem.data.n=20000", f"hydra.run.dir={run_dir}"], cwd=tmp_path, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (run_dir / ".lock").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    time.sleep(0.3)
+    assert proc.poll() is None and not (run_dir / "history.jsonl").exists()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines() == ["gfopt: terminated (SIGTERM) outside the search; run the same command to "
+                                        "start or resume"], err
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_kill_9_then_a_truncated_checkpoint_falls_back_to_the_previous_one(tmp_path, reference, name):
     run_dir = tmp_path / "r"

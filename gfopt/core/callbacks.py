@@ -166,17 +166,20 @@ class Checkpoint(Callback):
 
 
 class StopOnInterrupt(Callback):
-    """While `active()`, the first Ctrl-C (SIGINT) only asks the run to stop after the step in progress (this
-    callback raises KeyboardInterrupt from `on_step`, after the history and checkpoint callbacks listed before it
-    have seen that step); a second Ctrl-C interrupts at once. Only the main thread can take signals: elsewhere
-    Ctrl-C keeps Python's default."""
+    """While `active()`, the first Ctrl-C (SIGINT) or SIGTERM only asks the run to stop after the step in progress
+    (this callback raises KeyboardInterrupt from `on_step`, after the history and checkpoint callbacks listed before
+    it have seen that step); a second one interrupts at once. `signum` is the first signal. Only the main thread
+    can take signals: elsewhere both keep their previous handlers."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.requested = False
+        self.signum = int(signal.SIGINT)
 
     @contextmanager
     def active(self) -> Iterator[None]:
-        """Install the SIGINT handler for the duration of a run."""
+        """Install the handlers for the duration of a run."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
@@ -184,13 +187,14 @@ class StopOnInterrupt(Callback):
         def handler(signum: int, frame: Any) -> None:
             if self.requested:
                 raise KeyboardInterrupt
-            self.requested = True
+            self.requested, self.signum = True, int(signum)
 
-        previous = signal.signal(signal.SIGINT, handler)
+        previous = {s: signal.signal(s, handler) for s in self.SIGNALS}
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for s, h in previous.items():
+                signal.signal(s, h)
 
     def on_step(self, engine: Engine, status: dict[str, Any]) -> None:
         if self.requested:
