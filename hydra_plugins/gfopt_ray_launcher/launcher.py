@@ -10,7 +10,7 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
+from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, run_job, setup_globals
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, open_dict
@@ -29,10 +29,14 @@ def _run_on_worker(hydra_context: HydraContext, task_function: TaskFunction, con
 
 
 class GfoptRayLauncher(Launcher):
-    """Jobs as Ray tasks reserving `cpus_per_job`/`gpus_per_job`; `address` null starts a local Ray."""
+    """Jobs as Ray tasks reserving `cpus_per_job`/`gpus_per_job`; `address` null starts a local Ray. A job whose
+    worker dies is run again up to `max_retries` times (gfopt resumes it from the checkpoint in its job dir), then
+    reported as a failed job, so the sweeper fails that trial and goes on."""
 
-    def __init__(self, address: str | None = None, cpus_per_job: float = 1.0, gpus_per_job: float = 0.0) -> None:
+    def __init__(self, address: str | None = None, cpus_per_job: float = 1.0, gpus_per_job: float = 0.0,
+                 max_retries: int = 1) -> None:
         self.address, self.cpus, self.gpus = address, float(cpus_per_job), float(gpus_per_job)
+        self.max_retries = int(max_retries)
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
         self.task_function: TaskFunction | None = None
@@ -53,12 +57,12 @@ class GfoptRayLauncher(Launcher):
         if not ray.is_initialized():
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
                      **({} if self.address else {"num_cpus": os.cpu_count() or 1}))
-        remote = ray.remote(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=0)(_run_on_worker)
+        remote = ray.remote(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=self.max_retries)(_run_on_worker)
         sweep_dir = Path(str(self.config.hydra.sweep.dir)).absolute()  # a worker's cwd need not be ours
         sweep_dir.mkdir(parents=True, exist_ok=True)
         log.info("Ray launcher: %d job(s) on %s, sweep dir %s", len(job_overrides),
                  self.address or "a local Ray", sweep_dir)
-        refs = []
+        refs, configs = [], []
         for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
             log.info("\t#%d : %s", idx, " ".join(filter_overrides(list(overrides))))
             config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
@@ -66,5 +70,15 @@ class GfoptRayLauncher(Launcher):
                 config.hydra.job.id = f"ray_{idx}"
                 config.hydra.job.num = idx
                 config.hydra.sweep.dir = str(sweep_dir)
+            configs.append(config)
             refs.append(remote.remote(self.hydra_context, self.task_function, config, Singleton.get_state()))
-        return ray.get(refs)
+        returns = []
+        for ref, overrides, config in zip(refs, job_overrides, configs, strict=True):
+            try:
+                returns.append(ray.get(ref))
+            except ray.exceptions.RayError as e:  # the worker died more than max_retries times
+                error = RuntimeError(f"its Ray worker died {self.max_retries + 1} time(s) "
+                                     f"({type(e).__name__}); hydra.launcher.max_retries={self.max_retries}")
+                returns.append(JobReturn(overrides=list(overrides), cfg=config, status=JobStatus.FAILED,
+                                         _return_value=error))
+        return returns

@@ -9,8 +9,10 @@ import json
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,10 +24,10 @@ SWEEP = ["hydra/sweeper=gfopt_optuna", "problem=tsp", "engine=ga", "budget.steps
          "hydra.sweeper.sampler.seed=1"]
 
 
-def objectives(sweep_dir: Path) -> dict[int, float]:
+def objectives(sweep_dir: Path, trials: int = 4) -> dict[int, float]:
     """Trial number -> objective, from the job dirs `<sweep dir>/<study>/<trial>/result.json`."""
     out = {int(p.parent.name): json.loads(p.read_text())["objective"] for p in sweep_dir.glob("*/*/result.json")}
-    assert len(out) == 4, sorted(sweep_dir.rglob("*"))
+    assert len(out) == trials, sorted(sweep_dir.rglob("*"))
     return out
 
 
@@ -73,3 +75,32 @@ def test_ray_launcher_runs_parallel_jobs_on_one_cluster(tmp_path: Path, in_proce
     assert len(logs) == 4
     for log in logs:
         assert f"1 actor(s) on the Ray cluster at {address}" in log.read_text(), log.read_text()
+
+
+@pytest.mark.slow
+def test_ray_launcher_reruns_a_job_whose_worker_was_killed_and_it_resumes(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    slow = ["hydra/sweeper=gfopt_optuna", "problem=tsp", "problem.cities=30", "problem.delay_s=0.05", "engine=ga",
+            "budget.steps=40", "engine.crossover_rate=interval(0.1,1)", "hydra.sweeper.n_trials=2",
+            "hydra.sweeper.n_jobs=2", "hydra.sweeper.sampler.seed=1"]
+    reference = tmp_path / "basic"
+    reference.mkdir()
+    assert gfopt(*slow, "hydra.sweep.dir=sweep", cwd=reference).returncode == 0
+    proc = subprocess.Popen([sys.executable, "-m", "gfopt", "-m", *slow, "hydra/launcher=gfopt_ray",
+                             "hydra.sweep.dir=sweep"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "CI": "true", "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 120
+    histories: list[Path] = []
+    while time.time() < deadline and proc.poll() is None:  # both jobs a few steps in
+        histories = list((tmp_path / "sweep").glob("*/*/history.jsonl"))
+        if len(histories) == 2 and all(h.read_text().count("\n") >= 5 for h in histories):
+            break
+        time.sleep(0.05)
+    workers = subprocess.run(["pgrep", "-f", "ray::_run_on_worker"], capture_output=True, text=True).stdout.split()
+    assert len(workers) == 2, workers
+    os.kill(int(workers[0]), signal.SIGKILL)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert "this process ran 2 trial(s) (0 failed" in out + err, out + err
+    assert objectives(tmp_path / "sweep", 2) == objectives(reference / "sweep", 2)
+    assert any("resuming from" in log.read_text() for log in (tmp_path / "sweep").glob("*/*/gfopt.log"))
