@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg import expm, solve_triangular
 
-from gfopt.core.operators.permutation import PositionSwaps
+from gfopt.core.operators.permutation import Insert, PositionSwaps
 from gfopt.errors import ConfigError
 
 SIZES = ("full", "auto")
@@ -72,12 +72,18 @@ class TopoSwapNeighbourhood(PositionSwaps):
     of the swap neighbourhood. Explicit `size_small` / `size_large` / `no_large_search` win over both. Sizes are
     resolved for the problem's d in `bind`; `max_escalations` tells the engine how often a level above 0 may run.
     `grad_filter` keeps only swaps whose new edge the loss wants (|grad Q| >= grad_filter: the paper's Algorithm 2).
+    `insertions` adds a last level: every move of one node to another position (`Insert`), as GRaSP and BOSS
+    search; null = on for the sparse parent-set scores with `sizes: full` (they score a node's every position from
+    a few cached fits), off otherwise (TOPO's own neighbourhood).
     """
 
     def __init__(self, sizes: str = "full", size_small: int | None = None, size_large: int | None = None,
-                 no_large_search: int | None = None, h: str = "logdet", grad_filter: float | None = None) -> None:
+                 no_large_search: int | None = None, h: str = "logdet", grad_filter: float | None = None,
+                 insertions: bool | None = None) -> None:
         _check_settings(sizes, size_small, size_large, no_large_search, h, grad_filter)
         self.sizes, self.h, self.grad_filter = sizes, h, grad_filter
+        self.insertions_config = insertions
+        self.insertions = bool(insertions)
         self.config = (size_small, size_large, no_large_search)
         self.size_small = self.size_large = self.size_full = None
         self.max_escalations: int | None = no_large_search
@@ -86,8 +92,8 @@ class TopoSwapNeighbourhood(PositionSwaps):
 
     @property
     def levels(self) -> int:
-        """2 (small, large), or 3 when a full level beyond the large one is configured."""
-        return 3 if self.size_full is not None else 2
+        """2 (small, large), 3 with a full level beyond the large one; one more with insertions."""
+        return (3 if self.size_full is not None else 2) + int(self.insertions)
 
     def bind(self, problem: Any) -> None:
         """Attach the dag_topo problem (its `fit(order)` gives W, its score the loss gradient); resolve the sizes."""
@@ -108,6 +114,13 @@ class TopoSwapNeighbourhood(PositionSwaps):
         self.size_large = size_large if size_large is not None else large
         self.max_escalations = no_large_search if no_large_search is not None else nls
         self.size_full = full if full is not None and full > self.size_large else None
+        if self.insertions_config is None:
+            from gfopt.problems.dag_topo.parent_sets import ParentSetScore
+
+            score = problem.score
+            self.insertions = self.sizes == "full" and isinstance(score, ParentSetScore) and score.select
+        else:
+            self.insertions = self.insertions_config
 
     def __getstate__(self) -> dict[str, Any]:
         """Sent to parallel workers inside a MoveBatch without the problem (a worker has its own)."""
@@ -116,7 +129,7 @@ class TopoSwapNeighbourhood(PositionSwaps):
     def describe(self) -> dict[str, Any]:
         return {"sizes": self.sizes, "size_small": self.size_small, "size_large": self.size_large,
                 "no_large_search": self.max_escalations, "size_full": self.size_full, "h": self.h,
-                "grad_filter": self.grad_filter}
+                "grad_filter": self.grad_filter, "insertions": self.insertions}
 
     def forbidden_pairs(self, current: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All forbidden pairs as position pairs (a, b), a < b, with their G_h values (gradient-filtered if asked)."""
@@ -140,6 +153,8 @@ class TopoSwapNeighbourhood(PositionSwaps):
 
         The ranking is a stable sort by G_h value (ties by pair index), computed only as far as asked.
         """
+        if self.insertions and level == self.levels - 1:
+            return self.insertion_moves(current)
         key = np.asarray(current).tobytes()
         if self._ranked is None or self._ranked[0] != key:  # escalation re-asks for the same order
             self._ranked = (key, self.forbidden_pairs(current))
@@ -157,6 +172,17 @@ class TopoSwapNeighbourhood(PositionSwaps):
             idx = np.arange(len(a))
         rank = idx[np.argsort(values[idx], kind="stable")][lo:hi]
         return list(zip(a[rank].tolist(), b[rank].tolist(), strict=True))
+
+    def insertion_moves(self, current: np.ndarray) -> list[Insert]:
+        """Every move of one node to another position that the problem's knowledge allows."""
+        order = np.asarray(current)
+        d = len(order)
+        src, dst = np.nonzero(~np.eye(d, dtype=bool))
+        knowledge = getattr(self.problem, "knowledge", None)
+        if knowledge is not None:
+            keep = knowledge.allowed_insertions(order, src, dst)
+            src, dst = src[keep], dst[keep]
+        return [Insert(a, b) for a, b in zip(src.tolist(), dst.tolist(), strict=True)]
 
 
 def _check_settings(sizes: str, size_small: int | None, size_large: int | None, no_large_search: int | None,

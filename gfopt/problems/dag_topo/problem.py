@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from gfopt.core.operators import MoveBatch
-from gfopt.core.operators.permutation import PositionSwaps
+from gfopt.core.operators.permutation import Insert, PositionSwaps, insert
 from gfopt.core.problem import Problem
 from gfopt.core.space import PERMUTATION, PermutationSpace
 from gfopt.errors import ConfigError, InputError
@@ -256,17 +256,37 @@ class DagTopoProblem(Problem):
         return fitness
 
     def score_swaps(self, base: np.ndarray, moves: Sequence[tuple[int, int]]) -> np.ndarray:
-        """Scores of the orders that swap positions (a, b) of `base`, from `base`'s fit (no refit)."""
+        """Scores of the orders that swap positions (a, b) of `base`, from `base`'s fit (no refit).
+
+        `Insert` moves are scored from the fit too where the score can (parent-set scores), else refitted.
+        """
         f = self.fit(base)
         pos = np.asarray(moves, dtype=np.int64).reshape(-1, 2)
         if not len(pos):
             return np.empty(0)
+        is_insert = np.fromiter((isinstance(m, Insert) for m in moves), dtype=bool, count=len(pos))
+        if is_insert.any():
+            return self._insert_scores(f, pos, is_insert, moves)
         lo, hi = pos.min(axis=1), pos.max(axis=1)
         out = np.empty(len(pos))
         for start in range(0, len(pos), EVAL_CHUNK):
             sl = slice(start, start + EVAL_CHUNK)
             out[sl] = self._settle(f.score, self.score.swap_scores(f, lo[sl], hi[sl]))
         self.fast_evaluations += len(pos)
+        return out
+
+    def _insert_scores(self, f: OrderFit, pos: np.ndarray, is_insert: np.ndarray,
+                       moves: Sequence[tuple[int, int]]) -> np.ndarray:
+        """Scores of a batch with `Insert` moves (swaps in it go through the swap scoring)."""
+        out = np.empty(len(pos))
+        if (~is_insert).any():
+            out[~is_insert] = self.score_swaps(f.order, [m for m, k in zip(moves, is_insert, strict=True) if not k])
+        src, dst = pos[is_insert, 0], pos[is_insert, 1]
+        if isinstance(self.score, ParentSetScore):
+            out[is_insert] = self._settle(f.score, self.score.insert_scores(f, src, dst))
+            self.fast_evaluations += int(is_insert.sum())
+        else:
+            out[is_insert] = [self.fit(insert(f.order, a, b)).score for a, b in zip(src, dst, strict=True)]
         return out
 
     def _settle(self, base_score: float, new: np.ndarray) -> np.ndarray:
