@@ -72,9 +72,10 @@ class TopoSwapNeighbourhood(PositionSwaps):
     of the swap neighbourhood. Explicit `size_small` / `size_large` / `no_large_search` win over both. Sizes are
     resolved for the problem's d in `bind`; `max_escalations` tells the engine how often a level above 0 may run.
     `grad_filter` keeps only swaps whose new edge the loss wants (|grad Q| >= grad_filter: the paper's Algorithm 2).
-    `insertions` adds a last level: every move of one node to another position (`Insert`), as GRaSP and BOSS
-    search; null = on for the sparse parent-set scores with `sizes: full` (they score a node's every position from
-    a few cached fits), off otherwise (TOPO's own neighbourhood).
+    `insertions` replaces the full level by insertions: every move of one node to another position (`Insert`),
+    as GRaSP and BOSS search (on the tuning instances the full swap level then found nothing more, at a third
+    of the sparse search's time); null = on for the sparse parent-set scores with `sizes: full` (they score a
+    node's every position from a few cached fits), off otherwise (TOPO's own neighbourhood).
     """
 
     def __init__(self, sizes: str = "full", size_small: int | None = None, size_large: int | None = None,
@@ -92,7 +93,7 @@ class TopoSwapNeighbourhood(PositionSwaps):
 
     @property
     def levels(self) -> int:
-        """2 (small, large), 3 with a full level beyond the large one; one more with insertions."""
+        """2 (small, large), and a third: the full level beyond the large one, or the insertions."""
         return (3 if self.size_full is not None else 2) + int(self.insertions)
 
     def bind(self, problem: Any) -> None:
@@ -121,6 +122,8 @@ class TopoSwapNeighbourhood(PositionSwaps):
             self.insertions = self.sizes == "full" and isinstance(score, ParentSetScore) and score.select
         else:
             self.insertions = self.insertions_config
+        if self.insertions:  # a node's every position covers what the full swap level would find, far cheaper
+            self.size_full = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Sent to parallel workers inside a MoveBatch without the problem (a worker has its own)."""
@@ -153,7 +156,7 @@ class TopoSwapNeighbourhood(PositionSwaps):
 
         The ranking is a stable sort by G_h value (ties by pair index), computed only as far as asked.
         """
-        if self.insertions and level == self.levels - 1:
+        if self.insertions and level == 2:
             return self.insertion_moves(current)
         key = np.asarray(current).tobytes()
         if self._ranked is None or self._ranked[0] != key:  # escalation re-asks for the same order

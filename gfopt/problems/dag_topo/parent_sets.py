@@ -42,6 +42,7 @@ class ParentSetScore(Score):
         if select and screen_penalty is not None:
             allowed = screen(S, log_likelihood_cost, screen_penalty, allowed, n) | self.required
         self.candidates = allowed
+        self._screened = allowed.copy()
         self._cache: dict[tuple[int, bytes], tuple[float, np.ndarray, np.ndarray]] = {}
         self.node_fits_done = 0
 
@@ -49,6 +50,11 @@ class ParentSetScore(Score):
         """Widen the candidate parents (before the search: cached fits would not match otherwise)."""
         allowed = self._allowed & np.asarray(extra, dtype=bool)
         self.candidates = self.candidates | allowed
+        self._cache.clear()
+
+    def set_extra_candidates(self, extra: np.ndarray) -> None:
+        """Candidates = the screened ones plus `extra` (allowed pairs only); cached fits are dropped."""
+        self.candidates = self._screened | (self._allowed & np.asarray(extra, dtype=bool))
         self._cache.clear()
 
     def node_fit(self, j: int, predecessors: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:

@@ -347,11 +347,23 @@ class DagTopoProblem(Problem):
         if self._two_stage():
             from gfopt.problems.dag_topo.two_stage import least_squares_optima
 
-            starts, support = least_squares_optima(self, starts, rng)
-            self.score.add_candidates(support)
+            starts, supports = least_squares_optima(self, starts, rng)
             kinds = [f"{k}+least_squares" for k in kinds]
+            self.score.add_candidates(np.logical_or.reduce(supports))  # rank every optimum in one score
+            keep = self._best_sparse_starts(starts)
+            starts, kinds = [starts[i] for i in keep], [kinds[i] for i in keep]
+            self.score.set_extra_candidates(np.logical_or.reduce([supports[i] for i in keep]))
+            self._fits.clear()  # fitted with the wider candidates
         self.start_kinds = kinds
         return starts
+
+    def _best_sparse_starts(self, starts: list[np.ndarray]) -> list[int]:
+        """Indices of the first stage's distinct optima, best sparse score first, `search.sparse_starts` at most."""
+        seen: dict[bytes, int] = {}
+        for i, o in enumerate(starts):
+            seen.setdefault(o.tobytes(), i)
+        scores = {i: self.score.fit_order(starts[i]).score for i in seen.values()}
+        return sorted(seen.values(), key=lambda i: (scores[i], i))[: self.search_cfg.sparse_starts]
 
     def _two_stage(self) -> bool:
         """The sparse least-squares default starts from the all-predecessors search's optima (see two_stage)."""

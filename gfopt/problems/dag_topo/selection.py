@@ -196,10 +196,9 @@ def screen(S: np.ndarray, cost: Transform, penalty: float, allowed: np.ndarray, 
         np.fill_diagonal(M, False)
         return (M | M.T) & allowed
     M = np.zeros((d, d), dtype=bool)
-    for j in range(d):
-        cand = np.flatnonzero(allowed[:, j] | allowed[j, :])
-        cand = cand[cand != j]
-        _, chosen, _ = grow_shrink(S, j, cand, cost, penalty)
+    masks = (allowed | allowed.T).T.copy()  # row j: the candidates of node j
+    np.fill_diagonal(masks, False)
+    for j, (_, chosen, _) in enumerate(grow_shrink_batch(S, np.arange(d), masks, cost, penalty)):
         M[chosen, j] = True
     M = M | M.T
     return M & allowed
