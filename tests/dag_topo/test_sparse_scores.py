@@ -117,3 +117,25 @@ def test_default_recovers_the_graph_and_its_search_gap_is_not_positive():
     f = p.fit(res.best)
     assert count_accuracy(ds.B_true, p.thresholded(f.W))["shd"] <= 2
     assert f.score - p.true_order_score() <= 1e-9
+
+
+def test_least_squares_default_is_the_unbiased_residual_variance_plus_the_bic_penalty():
+    """score = sum_j 0.5 RSS_j / (n - k_j) + lambda k_j, from direct lstsq fits on the chosen parents."""
+    ds = simulate("ER", 2, 8, 40, "gumbel", "linear", 6)
+    p = DagTopoProblem(dataset=ds)
+    X = p.X
+    n = p.n
+    lam = float(np.min(X.var(axis=0))) * np.log(n) / (2 * n)
+    f = p.fit(np.random.default_rng(2).permutation(8))
+    total = 0.0
+    for j in range(8):
+        parents = np.flatnonzero(f.W[:, j])
+        if len(parents):
+            w, *_ = np.linalg.lstsq(X[:, parents], X[:, j], rcond=None)
+            r = X[:, j] - X[:, parents] @ w
+        else:
+            r = X[:, j]
+        total += 0.5 * (r @ r) / (n - len(parents)) + lam * len(parents)
+    assert f.score == pytest.approx(total, rel=1e-9)
+    biased = DagTopoProblem(dataset=ds, score={"unbiased": False}).fit(f.order)
+    assert biased.score < f.score  # dividing by n flatters every fit with parents

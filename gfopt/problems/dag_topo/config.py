@@ -48,6 +48,7 @@ class DagScoreConfig:
     select: str = "bic"
     penalty: float = 1.0
     screen: bool | None = None
+    unbiased: bool | None = None
     lambda1: float = 0.0
     lambda2: float = 0.0
     hidden: int = 10

@@ -81,7 +81,7 @@ class ParentSetScore(Score):
                 for r in uniq:
                     cand = np.flatnonzero(masks[r])
                     v, w = residual_variance(self.S, int(nodes[r]), cand)
-                    fits.append((float(self.cost(v)), cand, w))
+                    fits.append((float(self.cost(v, len(cand))), cand, w))
             self.node_fits_done += len(uniq)
             for r, fit in zip(uniq, fits, strict=True):
                 self._cache[keys[r]] = fit
@@ -188,7 +188,7 @@ class ParentSetScore(Score):
         for j in range(self.d):
             parents = np.flatnonzero(B[:, j])
             v, _ = residual_variance(self.S, j, parents)
-            total += self.cost(max(v, 1e-12 * self.S[j, j])) + self.penalty * len(parents)
+            total += self.cost(max(v, 1e-12 * self.S[j, j]), len(parents)) + self.penalty * len(parents)
         return total
 
     def loss_grad(self, W: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ from gfopt.problems.dag_topo.metrics import count_accuracy
 from gfopt.problems.dag_topo.neighbourhood import TopoSwapNeighbourhood
 from gfopt.problems.dag_topo.parent_sets import ParentSetScore
 from gfopt.problems.dag_topo.scores import LassoScore, LeastSquaresScore, LogisticScore, OrderFit, Score
-from gfopt.problems.dag_topo.selection import least_squares_cost, log_likelihood_cost
+from gfopt.problems.dag_topo.selection import UnbiasedCost, least_squares_cost, log_likelihood_cost
 from gfopt.problems.dag_topo.starts import dagma_weights, order_from_file, order_from_weights
 from gfopt.problems.dag_topo.threads import pin_blas_threads
 
@@ -171,9 +171,10 @@ class DagTopoProblem(Problem):
     def _parent_set_score(self) -> ParentSetScore:
         """Parents chosen per node (grow-shrink with a BIC penalty), or every allowed predecessor (select=all).
 
-        least squares: 0.5 v + lambda |A|, lambda = penalty * s2 log(n) / (2n) with s2 = the smallest column
-        variance (a source node's variance is its noise variance): the BIC of an equal-variance Gaussian model,
-        linearized. bic: 0.5 log(2 pi e v) + penalty * log(n) / (2n) |A|, one variance per node (unit-free).
+        least squares: 0.5 v n / (n - |A|) + lambda |A| (`score.unbiased`, null = on here), lambda = penalty *
+        s2 log(n) / (2n) with s2 = the smallest column variance (a source node's variance is its noise variance):
+        the BIC of an equal-variance Gaussian model, linearized, with the residual variance's small-sample bias
+        removed. bic: 0.5 log(2 pi e v) + penalty * log(n) / (2n) |A|, one variance per node (unit-free).
         """
         sc = self.score_cfg
         S = self.X.T @ self.X / self.n
@@ -187,6 +188,8 @@ class DagTopoProblem(Problem):
                 S = S + 2.0 * sc.lambda2 * np.eye(self.d)
         if not select:
             self._check_full_rank(S)
+        if sc.unbiased if sc.unbiased is not None else (sc.type == "least_squares" and select):
+            cost = UnbiasedCost(cost, self.n)  # residual variance over n - k: see selection.UnbiasedCost
         k = self.knowledge
         return ParentSetScore(S, cost, penalty if select else 0.0, sc.type, select=select,
                               allowed=None if k is None else k.allowed, required=None if k is None else k.required,
