@@ -171,7 +171,7 @@ class DagTopoProblem(Problem):
     def _parent_set_score(self) -> ParentSetScore:
         """Parents chosen per node (grow-shrink with a BIC penalty), or every allowed predecessor (select=all).
 
-        least squares: 0.5 v n / (n - |A|) + lambda |A| (`score.unbiased`, null = on here), lambda = penalty *
+        least squares: 0.5 v n / (n - |A|) + lambda |A| (`score.unbiased`; null = on for n <= 2d), lambda = penalty *
         s2 log(n) / (2n) with s2 = the smallest column variance (a source node's variance is its noise variance):
         the BIC of an equal-variance Gaussian model, linearized, with the residual variance's small-sample bias
         removed. bic: 0.5 log(2 pi e v) + penalty * log(n) / (2n) |A|, one variance per node (unit-free).
@@ -188,13 +188,22 @@ class DagTopoProblem(Problem):
                 S = S + 2.0 * sc.lambda2 * np.eye(self.d)
         if not select:
             self._check_full_rank(S)
-        if sc.unbiased if sc.unbiased is not None else (sc.type == "least_squares" and select):
+        if sc.unbiased if sc.unbiased is not None else self._small_sample_default(select):
             cost = UnbiasedCost(cost, self.n)  # residual variance over n - k: see selection.UnbiasedCost
         k = self.knowledge
         return ParentSetScore(S, cost, penalty if select else 0.0, sc.type, select=select,
                               allowed=None if k is None else k.allowed, required=None if k is None else k.required,
                               screen_penalty=sc.penalty * np.log(self.n) / (2 * self.n) * SCREEN_PENALTY
                               if (select and self._screen()) else None, n=self.n)
+
+    def _small_sample_default(self, select: bool) -> bool:
+        """`score.unbiased` null: on for sparse least squares with n <= 2d.
+
+        Measured on generated instances (seeds 5000+): with n <= 2d it lowered the mean SHD by 4 per instance; with
+        n = 10d it cost hubs parents (greedy growth stops early when every parent's price scales with the
+        node's variance: SF4 d=20 n=200 went from SHD 2 to 10), and the bias it removes is small there anyway.
+        """
+        return self.score_cfg.type == "least_squares" and select and self.n <= 2 * self.d
 
     def _screen(self) -> bool:
         """`score.screen`, null = on for least squares (its first stage adds the edges it saw), off for bic."""
