@@ -206,9 +206,13 @@ class DagTopoProblem(Problem):
         return self.score_cfg.type == "least_squares" and select and self.n <= 2 * self.d
 
     def _screen(self) -> bool:
-        """`score.screen`, null = on for least squares (its first stage adds the edges it saw), off for bic."""
+        """`score.screen`, null = on for least squares with n > 2d (its first stage adds the edges it saw), else off.
+
+        With n <= 2d the screen (grow-shrink of each node on all others) dropped true parents that the first stage's
+        supports did not bring back: ER6 d=50 n=100 lost 70 of its 300 edges that way (SHD 221; unscreened 41).
+        """
         sc = self.score_cfg
-        return sc.screen if sc.screen is not None else sc.type == "least_squares"
+        return sc.screen if sc.screen is not None else (sc.type == "least_squares" and self.n > 2 * self.d)
 
     @property
     def space(self) -> PermutationSpace:
@@ -381,7 +385,7 @@ class DagTopoProblem(Problem):
         """The sparse least-squares default starts from the all-predecessors search's optima (see two_stage)."""
         sc = self.score_cfg
         return isinstance(self.score, ParentSetScore) and sc.type == "least_squares" and sc.select == "bic" \
-            and self._screen()
+            and sc.screen is not False
 
     # ------------------------------------------------------------------ checkpoint
     def state_dict(self) -> dict[str, Any]:
