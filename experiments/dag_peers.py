@@ -7,6 +7,8 @@ metric is the SHD between CPDAGs (pairs whose edge mark differs from the true gr
   GRaSP  causallearn.search.PermutationBased.GRaSP.grasp(X, "local_score_BIC_from_cov", depth=3)
   BOSS   causallearn.search.PermutationBased.BOSS.boss(X, "local_score_BIC_from_cov")
   GES    causallearn.search.ScoreBased.GES.ges(X, "local_score_BIC") (d <= --ges-max-d: minutes at d=20 ER4)
+GRaSP and BOSS draw random orders from numpy's global generator: it is seeded with the instance's seed before each
+(unseeded, their SHD changed by up to 60 between two runs of the same instance).
 Sachs (last row): the flow-cytometry data as the `cdt` package (0.6.0) ships them inside its wheel
 (cdt/data/resources/cyto_full_data.csv: 7466 rows, 11 proteins; cyto_full_target.csv: the consensus graph as cdt
 gives it, 18 directed edges), read from the installed package's directory without importing cdt (its import pulls
@@ -78,16 +80,18 @@ def _dataset(X: np.ndarray):  # noqa: ANN202
     return Dataset(X=X, names=[f"x{i}" for i in range(X.shape[1])])
 
 
-def peers(X: np.ndarray, with_ges: bool) -> dict[str, tuple[np.ndarray, float]]:
+def peers(X: np.ndarray, with_ges: bool, seed: int) -> dict[str, tuple[np.ndarray, float]]:
     from causallearn.search.PermutationBased.BOSS import boss
     from causallearn.search.PermutationBased.GRaSP import grasp
     from causallearn.search.ScoreBased.GES import ges
 
     out = {}
     with contextlib.redirect_stdout(io.StringIO()):
+        np.random.seed(seed)  # noqa: NPY002 (GRaSP and BOSS draw their orders from numpy's global generator)
         t0 = time.perf_counter()
         G = grasp(X, "local_score_BIC_from_cov", depth=3, verbose=False)
         out["GRaSP"] = (cpdag_of_general_graph(G), time.perf_counter() - t0)
+        np.random.seed(seed)  # noqa: NPY002
         t0 = time.perf_counter()
         G = boss(X, "local_score_BIC_from_cov", verbose=False)
         out["BOSS"] = (cpdag_of_general_graph(G), time.perf_counter() - t0)
@@ -121,7 +125,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 C = gfopt_bic(X, seed)
                 res = {"gfopt-bic": (cpdag_shd(truth, C), time.perf_counter() - t0)}
-                for name, (Cp, dt) in peers(X, d <= args.ges_max_d).items():
+                for name, (Cp, dt) in peers(X, d <= args.ges_max_d, seed).items():
                     res[name] = (cpdag_shd(truth, Cp), dt)
                 for m in methods[1:]:
                     if m in res:
@@ -134,7 +138,7 @@ def main() -> None:
     truth = dag_to_cpdag(B)
     t0 = time.perf_counter()
     res = {"gfopt-bic": (cpdag_shd(truth, gfopt_bic(X, 0)), time.perf_counter() - t0)}
-    for name, (Cp, dt) in peers(X, True).items():
+    for name, (Cp, dt) in peers(X, True, 0).items():
         res[name] = (cpdag_shd(truth, Cp), dt)
     cells = " | ".join(f"{res[m][0]:5d} ({res[m][1]:6.1f}s)" for m in methods)
     label = f"Sachs n={len(X)} {int(B.sum())} edges"
