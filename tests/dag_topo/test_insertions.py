@@ -11,7 +11,7 @@ from gfopt.core.local_search import LocalSearchEngine
 from gfopt.core.operators.permutation import Insert, insert
 from gfopt.problems.dag_topo.data import simulate
 from gfopt.problems.dag_topo.knowledge import parse_knowledge
-from gfopt.problems.dag_topo.neighbourhood import TopoSwapNeighbourhood
+from gfopt.problems.dag_topo.neighbourhood import NodeInsertionPasses, TopoSwapNeighbourhood
 from gfopt.problems.dag_topo.problem import DagTopoProblem
 
 
@@ -50,7 +50,11 @@ def test_search_ends_where_no_single_insertion_improves(kind, seed):
     p = DagTopoProblem(score={"type": kind}, dataset=ds)
     engine = LocalSearchEngine(restarts=0)
     res = run(p, engine, np.random.default_rng(seed))
-    assert engine.neighbourhood.insertions and engine.neighbourhood.levels == 3
+    nb = engine.neighbourhood
+    if kind == "bic":  # BOSS-style passes: one level per node
+        assert isinstance(nb._passes, NodeInsertionPasses) and nb.levels == d
+    else:
+        assert nb.insertions and nb.levels == 3
     best = p.score.fit_order(np.asarray(res.best)).score
     for a, b in zip(*all_insertions(d), strict=True):
         assert p.score.fit_order(insert(np.asarray(res.best), a, b)).score >= best - 1e-12
@@ -103,3 +107,22 @@ def test_insertion_moves_honour_knowledge():
     assert p.inserted > 0 and all(p.knowledge.order_ok(o) for o in p.seen)
     E = p.thresholded(p.fit(res.best).W) != 0
     assert E[p.knowledge.required].all() and not E[p.knowledge.forbidden].any()
+
+
+def test_node_passes_visit_every_node_once_per_pass_and_go_on_after_a_move():
+    """Pass bookkeeping against a direct replay: levels map to sigma[(cursor + level) % d]; a move advances the
+    cursor past the moved node; a finished pass draws a new node order."""
+    d = 6
+    ds = simulate("ER", 2, d, 100, "gauss", "linear", 0)
+    nb = NodeInsertionPasses()
+    nb.bind(DagTopoProblem(score={"type": "bic"}, dataset=ds))
+    rng = np.random.default_rng(0)
+    order = np.arange(d)
+    seen = [nb.moves(order, level, rng)[0] for level in range(d)]  # one step that finds nothing
+    sigma = nb._sigma.copy()
+    assert [order[m.src] for m in seen] == sigma.tolist()  # each node once, in sigma's order
+    moved = insert(order, 0, 3)  # pretend level 2's node moved: the next step starts at sigma[3]
+    nb.moves(order, 2, rng)
+    first = nb.moves(moved, 0, rng)[0]
+    assert moved[first.src] == sigma[3]
+    assert len(nb.moves(moved, 0, rng)) == d - 1  # every other position

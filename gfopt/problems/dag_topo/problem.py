@@ -226,11 +226,13 @@ class DagTopoProblem(Problem):
         return self._space
 
     def default_restarts(self) -> int:
-        """Random restarts after the first start when `engine.restarts` is null: 4, or 1 from d = 200 on."""
-        return 4 if self.d < AUTO_RESTARTS_MAX_D else 1
+        """Random restarts after the first start when `engine.restarts` is null: 4 (bic: 9), or 1 from d = 200 on."""
+        if self.d >= AUTO_RESTARTS_MAX_D:
+            return 1
+        return 9 if self.score_cfg.type == "bic" else 4
 
     def default_neighbourhood(self) -> TopoSwapNeighbourhood:
-        """The G_h-ranked swap neighbourhood with full sizes (used when `engine.neighbourhood` is null)."""
+        """The G_h-ranked swap neighbourhood with full sizes (bic: node insertion passes, see its `passes`)."""
         return TopoSwapNeighbourhood()
 
     # ------------------------------------------------------------------ fitting
