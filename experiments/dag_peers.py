@@ -7,8 +7,8 @@ metric is the SHD between CPDAGs (pairs whose edge mark differs from the true gr
   GRaSP  causallearn.search.PermutationBased.GRaSP.grasp(X, "local_score_BIC_from_cov", depth=3)
   BOSS   causallearn.search.PermutationBased.BOSS.boss(X, "local_score_BIC_from_cov")
   GES    causallearn.search.ScoreBased.GES.ges(X, "local_score_BIC") (d <= --ges-max-d: minutes at d=20 ER4)
-GRaSP and BOSS draw random orders from numpy's global generator: it is seeded with the instance's seed before each
-(unseeded, their SHD changed by up to 60 between two runs of the same instance).
+GRaSP and BOSS draw random orders from Python's `random`: it (and numpy's global generator) is seeded with the
+instance's seed before each (unseeded, their SHD changed by up to 60 between two runs of the same instance).
 Sachs (last row): the flow-cytometry data as the `cdt` package (0.6.0) ships them inside its wheel
 (cdt/data/resources/cyto_full_data.csv: 7466 rows, 11 proteins; cyto_full_target.csv: the consensus graph as cdt
 gives it, 18 directed edges), read from the installed package's directory without importing cdt (its import pulls
@@ -25,6 +25,7 @@ import contextlib
 import csv
 import importlib.util
 import io
+import random
 import time
 from pathlib import Path
 
@@ -80,6 +81,12 @@ def _dataset(X: np.ndarray):  # noqa: ANN202
     return Dataset(X=X, names=[f"x{i}" for i in range(X.shape[1])])
 
 
+def seed_peers(seed: int) -> None:
+    """GRaSP and BOSS shuffle with Python's `random` (and parts of causal-learn use numpy's global generator)."""
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002
+
+
 def peers(X: np.ndarray, with_ges: bool, seed: int) -> dict[str, tuple[np.ndarray, float]]:
     from causallearn.search.PermutationBased.BOSS import boss
     from causallearn.search.PermutationBased.GRaSP import grasp
@@ -87,11 +94,11 @@ def peers(X: np.ndarray, with_ges: bool, seed: int) -> dict[str, tuple[np.ndarra
 
     out = {}
     with contextlib.redirect_stdout(io.StringIO()):
-        np.random.seed(seed)  # noqa: NPY002 (GRaSP and BOSS draw their orders from numpy's global generator)
+        seed_peers(seed)
         t0 = time.perf_counter()
         G = grasp(X, "local_score_BIC_from_cov", depth=3, verbose=False)
         out["GRaSP"] = (cpdag_of_general_graph(G), time.perf_counter() - t0)
-        np.random.seed(seed)  # noqa: NPY002
+        seed_peers(seed)
         t0 = time.perf_counter()
         G = boss(X, "local_score_BIC_from_cov", verbose=False)
         out["BOSS"] = (cpdag_of_general_graph(G), time.perf_counter() - t0)
