@@ -108,7 +108,8 @@ def _toy_args(tmp_path: Path) -> list[str]:
 RESUME_CASES = {  # case -> (arguments, the history file to watch, its lines to wait for before the kill)
     "tsp": (["problem=tsp", "problem.cities=30", "problem.delay_s=0.05", "engine=ga", "budget.steps=40"],
             "history.jsonl", 12),
-    "dag_topo": (["problem=dag_topo", "problem.data.d=40", "problem.data.k=4"], "history.jsonl", 10),
+    "dag_topo": (["problem=dag_topo", "problem.data.d=40", "problem.data.k=4", "problem.data.n=80",  # ~67 steps
+                  "problem.search.sparse_starts=null", "engine.restarts=9"], "history.jsonl", 10),
     "llm_evo": (_toy_args, "history.jsonl", 2),
     "llm_evo_in_a_baseline": (_toy_args, "baselines/lorahub/history.jsonl", 3),
 }

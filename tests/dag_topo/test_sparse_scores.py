@@ -12,7 +12,7 @@ from gfopt.problems.dag_topo.cpdag import dag_to_cpdag
 from gfopt.problems.dag_topo.data import simulate
 from gfopt.problems.dag_topo.metrics import count_accuracy
 from gfopt.problems.dag_topo.problem import DagTopoProblem
-from gfopt.problems.dag_topo.selection import grow_shrink, least_squares_cost, log_likelihood_cost
+from gfopt.problems.dag_topo.selection import UnbiasedCost, grow_shrink, least_squares_cost, log_likelihood_cost
 
 
 def direct_loglik(X: np.ndarray, j: int, parents: np.ndarray) -> float:
@@ -117,3 +117,27 @@ def test_default_recovers_the_graph_and_its_search_gap_is_not_positive():
     f = p.fit(res.best)
     assert count_accuracy(ds.B_true, p.thresholded(f.W))["shd"] <= 2
     assert f.score - p.true_order_score() <= 1e-9
+
+
+def test_least_squares_default_is_the_unbiased_residual_variance_plus_the_bic_penalty():
+    """With n <= 2d: score = sum_j 0.5 RSS_j / (n - k_j) + lambda k_j, from direct lstsq fits on the chosen parents."""
+    ds = simulate("ER", 2, 8, 16, "gumbel", "linear", 6)
+    p = DagTopoProblem(dataset=ds)
+    X = p.X
+    n = p.n
+    lam = float(np.min(X.var(axis=0))) * np.log(n) / (2 * n)
+    f = p.fit(np.random.default_rng(2).permutation(8))
+    total = 0.0
+    for j in range(8):
+        parents = np.flatnonzero(f.W[:, j])
+        if len(parents):
+            w, *_ = np.linalg.lstsq(X[:, parents], X[:, j], rcond=None)
+            r = X[:, j] - X[:, parents] @ w
+        else:
+            r = X[:, j]
+        total += 0.5 * (r @ r) / (n - len(parents)) + lam * len(parents)
+    assert f.score == pytest.approx(total, rel=1e-9)
+    biased = DagTopoProblem(dataset=ds, score={"unbiased": False}).fit(f.order)
+    assert biased.score < f.score  # dividing by n flatters every fit with parents
+    larger = DagTopoProblem(dataset=simulate("ER", 2, 8, 17, "gauss", "linear", 6))
+    assert not isinstance(larger.score.cost, UnbiasedCost)  # n > 2d: off by default

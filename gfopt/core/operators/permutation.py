@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -53,20 +54,46 @@ class InversionMutation(Mutation):
         return out
 
 
+class Insert(NamedTuple):
+    """Move the element at position `src` to position `dst` (the ones in between shift by one)."""
+
+    src: int
+    dst: int
+
+
+def insert(order: np.ndarray, src: int, dst: int) -> np.ndarray:
+    """`order` with the element at `src` taken out and put back at position `dst`."""
+    out = np.array(order, copy=True)
+    if src < dst:
+        out[src:dst] = order[src + 1:dst + 1]
+    elif dst < src:
+        out[dst + 1:src + 1] = order[dst:src]
+    out[dst] = order[src]
+    return out
+
+
 class PositionSwaps(Neighbourhood):
-    """Base of neighbourhoods whose moves exchange two positions (a, b), a < b, of a permutation."""
+    """Base of neighbourhoods whose moves exchange two positions (a, b), a < b, of a permutation.
+
+    A move may also be an `Insert(src, dst)`: one element taken out and put back elsewhere. Either kind changes
+    only the positions between its two ends, so `overlaps` compares those intervals for both.
+    """
 
     space = PERMUTATION
 
     def apply(self, current: np.ndarray, moves: Sequence[tuple[int, int]]) -> np.ndarray:
         out = np.array(current, copy=True)
-        for a, b in moves:
-            out[[a, b]] = out[[b, a]]
+        for m in moves:
+            if isinstance(m, Insert):
+                out = insert(out, m.src, m.dst)
+            else:
+                a, b = m
+                out[[a, b]] = out[[b, a]]
         return out
 
     def overlaps(self, m1: tuple[int, int], m2: tuple[int, int]) -> bool:
-        """Position intervals [a, b] that intersect (for column-separable scores, gains of disjoint ones add)."""
-        return not (m1[1] < m2[0] or m2[1] < m1[0])
+        """Position intervals that intersect (for column-separable scores, gains of disjoint ones add)."""
+        return not (max(m1) < min(m2) or max(m2) < min(m1))
 
 
 class SwapNeighbourhood(PositionSwaps):

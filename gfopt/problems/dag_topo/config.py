@@ -48,6 +48,7 @@ class DagScoreConfig:
     select: str = "bic"
     penalty: float = 1.0
     screen: bool | None = None
+    unbiased: bool | None = None
     lambda1: float = 0.0
     lambda2: float = 0.0
     hidden: int = 10
@@ -76,8 +77,11 @@ class DagSearchConfig:
     init: str = "random"
     dagma_lambda1: float = 0.02
     notears_lambda1: float = 0.1
+    sparse_starts: int | None = 2
 
     def __post_init__(self) -> None:
+        check(self.sparse_starts is None or self.sparse_starts >= 1, "problem.search.sparse_starts",
+              f"must be >= 1 or null (every start), got {self.sparse_starts}")
         check(isinstance(self.init, str) and self.init != "", "problem.search.init",
               "must be random, dagma, notears, data or a path to a .npy order / weight matrix")
         check(self.dagma_lambda1 >= 0, "problem.search.dagma_lambda1", "must be >= 0")

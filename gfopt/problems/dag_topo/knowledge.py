@@ -84,6 +84,20 @@ class Knowledge:
         last_before = cols[b, b] - cols[a, b]  # someone in a..b-1 must precede order[b]
         return (first_after == 0) & (last_before == 0)
 
+    def allowed_insertions(self, order: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """Mask of insertions (the node at src moved to dst) that keep `order` valid.
+
+        Moving left puts order[src] before the nodes at dst..src-1; moving right puts it after src+1..dst.
+        """
+        src = np.asarray(src, dtype=np.int64)
+        dst = np.asarray(dst, dtype=np.int64)
+        P = self.precedes[np.ix_(order, order)].astype(np.int32)  # P[p, q]: node at p must precede node at q
+        rows = np.cumsum(P, axis=1)
+        cols = np.vstack([np.zeros((1, len(order)), dtype=np.int64), np.cumsum(P, axis=0)])
+        left = cols[src, src] - cols[np.minimum(dst, src), src]  # someone in dst..src-1 must precede order[src]
+        right = rows[src, np.maximum(dst, src)] - rows[src, src]  # order[src] must precede someone in src+1..dst
+        return np.where(dst < src, left == 0, right == 0)
+
 
 def _node(ref: Any, names: Sequence[str], key: str, text: str) -> int:
     """A node given by name, or by index when no column has that name."""

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg import expm, solve_triangular
 
-from gfopt.core.operators.permutation import PositionSwaps
+from gfopt.core.operators.permutation import Insert, PositionSwaps
 from gfopt.errors import ConfigError
 
 SIZES = ("full", "auto")
@@ -72,12 +72,26 @@ class TopoSwapNeighbourhood(PositionSwaps):
     of the swap neighbourhood. Explicit `size_small` / `size_large` / `no_large_search` win over both. Sizes are
     resolved for the problem's d in `bind`; `max_escalations` tells the engine how often a level above 0 may run.
     `grad_filter` keeps only swaps whose new edge the loss wants (|grad Q| >= grad_filter: the paper's Algorithm 2).
+    `insertions` replaces the full level by insertions: every move of one node to another position (`Insert`),
+    as GRaSP and BOSS search (on the tuning instances the full swap level then found nothing more, at a third
+    of the sparse search's time); null = on for the sparse parent-set scores with `sizes: full` (they score a
+    node's every position from a few cached fits), off otherwise (TOPO's own neighbourhood).
+    `passes` replaces all of it by BOSS-style node insertion passes (`NodeInsertionPasses`); null = on for the
+    `bic` score: from random orders (standardized ER4, d=20 and 50, seeds apart from dag_peers') swaps then
+    insertions ended above the true order's score on 7 of 10 d=20 instances and at SHD 370 on one d=50 instance;
+    the passes with 10 starts summed to SHD 117 over the 10 d=20 instances against 341, at a third of the time at
+    d=50.
     """
 
     def __init__(self, sizes: str = "full", size_small: int | None = None, size_large: int | None = None,
-                 no_large_search: int | None = None, h: str = "logdet", grad_filter: float | None = None) -> None:
+                 no_large_search: int | None = None, h: str = "logdet", grad_filter: float | None = None,
+                 insertions: bool | None = None, passes: bool | None = None) -> None:
         _check_settings(sizes, size_small, size_large, no_large_search, h, grad_filter)
         self.sizes, self.h, self.grad_filter = sizes, h, grad_filter
+        self.insertions_config = insertions
+        self.insertions = bool(insertions)
+        self.passes_config = passes
+        self._passes: NodeInsertionPasses | None = None
         self.config = (size_small, size_large, no_large_search)
         self.size_small = self.size_large = self.size_full = None
         self.max_escalations: int | None = no_large_search
@@ -86,8 +100,10 @@ class TopoSwapNeighbourhood(PositionSwaps):
 
     @property
     def levels(self) -> int:
-        """2 (small, large), or 3 when a full level beyond the large one is configured."""
-        return 3 if self.size_full is not None else 2
+        """2 (small, large), and a third: the full level beyond the large one, or the insertions (passes: d)."""
+        if self._passes is not None:
+            return self._passes.levels
+        return (3 if self.size_full is not None else 2) + int(self.insertions)
 
     def bind(self, problem: Any) -> None:
         """Attach the dag_topo problem (its `fit(order)` gives W, its score the loss gradient); resolve the sizes."""
@@ -108,15 +124,30 @@ class TopoSwapNeighbourhood(PositionSwaps):
         self.size_large = size_large if size_large is not None else large
         self.max_escalations = no_large_search if no_large_search is not None else nls
         self.size_full = full if full is not None and full > self.size_large else None
+        if self.insertions_config is None:
+            from gfopt.problems.dag_topo.parent_sets import ParentSetScore
+
+            score = problem.score
+            self.insertions = self.sizes == "full" and isinstance(score, ParentSetScore) and score.select
+        else:
+            self.insertions = self.insertions_config
+        if self.insertions:  # a node's every position covers what the full swap level would find, far cheaper
+            self.size_full = None
+        passes = self.passes_config if self.passes_config is not None else problem.score_cfg.type == "bic"
+        self._passes = None
+        if passes:
+            self._passes = NodeInsertionPasses()
+            self._passes.bind(problem)
+            self.max_escalations = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Sent to parallel workers inside a MoveBatch without the problem (a worker has its own)."""
-        return {**self.__dict__, "problem": None, "_ranked": None}
+        return {**self.__dict__, "problem": None, "_ranked": None, "_passes": None}
 
     def describe(self) -> dict[str, Any]:
         return {"sizes": self.sizes, "size_small": self.size_small, "size_large": self.size_large,
                 "no_large_search": self.max_escalations, "size_full": self.size_full, "h": self.h,
-                "grad_filter": self.grad_filter}
+                "grad_filter": self.grad_filter, "insertions": self.insertions, "passes": self._passes is not None}
 
     def forbidden_pairs(self, current: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All forbidden pairs as position pairs (a, b), a < b, with their G_h values (gradient-filtered if asked)."""
@@ -140,6 +171,10 @@ class TopoSwapNeighbourhood(PositionSwaps):
 
         The ranking is a stable sort by G_h value (ties by pair index), computed only as far as asked.
         """
+        if self._passes is not None:
+            return self._passes.moves(current, level, rng)
+        if self.insertions and level == 2:
+            return self.insertion_moves(current)
         key = np.asarray(current).tobytes()
         if self._ranked is None or self._ranked[0] != key:  # escalation re-asks for the same order
             self._ranked = (key, self.forbidden_pairs(current))
@@ -158,6 +193,17 @@ class TopoSwapNeighbourhood(PositionSwaps):
         rank = idx[np.argsort(values[idx], kind="stable")][lo:hi]
         return list(zip(a[rank].tolist(), b[rank].tolist(), strict=True))
 
+    def insertion_moves(self, current: np.ndarray) -> list[Insert]:
+        """Every move of one node to another position that the problem's knowledge allows."""
+        order = np.asarray(current)
+        d = len(order)
+        src, dst = np.nonzero(~np.eye(d, dtype=bool))
+        knowledge = getattr(self.problem, "knowledge", None)
+        if knowledge is not None:
+            keep = knowledge.allowed_insertions(order, src, dst)
+            src, dst = src[keep], dst[keep]
+        return [Insert(a, b) for a, b in zip(src.tolist(), dst.tolist(), strict=True)]
+
 
 def _check_settings(sizes: str, size_small: int | None, size_large: int | None, no_large_search: int | None,
                     h: str, grad_filter: float | None) -> None:
@@ -173,3 +219,58 @@ def _check_settings(sizes: str, size_small: int | None, size_large: int | None, 
         raise ConfigError(f"{key}.h: must be one of {H_FORMS}, got {h!r}")
     if grad_filter is not None and grad_filter < 0:
         raise ConfigError(f"{key}.grad_filter: must be >= 0 or null (off), got {grad_filter}")
+
+
+class NodeInsertionPasses(PositionSwaps):
+    """BOSS-style passes: level l holds the moves of one node to every other position; nodes are visited in a
+    random order (redrawn each pass), and after an improving move the next step goes on with the next node of the
+    pass rather than starting it again. A local optimum is d nodes in a row without an improving move.
+
+    For the `bic` score, where TOPO's G_h-ranked swaps stop in poor optima on dense graphs. The pass position is
+    this object's state, drawn from the engine's generator; it is not in the checkpoint, so a resumed run takes
+    another (equally valid) path.
+    """
+
+    def __init__(self) -> None:
+        self.problem: Any = None
+        self.max_escalations: int | None = None
+        self._sigma: np.ndarray | None = None
+        self._cursor = 0
+        self._last: tuple[bytes, int] | None = None
+
+    @property
+    def levels(self) -> int:
+        """One level per node."""
+        return self.problem.d if self.problem is not None else 1
+
+    def bind(self, problem: Any) -> None:
+        """Attach the problem (its d and knowledge); escalation is unlimited."""
+        self.problem = problem
+        self.max_escalations = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "problem": None}
+
+    def describe(self) -> dict[str, Any]:
+        return {"moves": "node insertion passes"}
+
+    def moves(self, current: np.ndarray, level: int, rng: np.random.Generator) -> list[Insert]:
+        """The moves of node sigma[(cursor + level) % d] to every other position the knowledge allows."""
+        order = np.asarray(current)
+        d = len(order)
+        key = order.tobytes()
+        if self._sigma is None:
+            self._sigma = rng.permutation(d)
+        elif level == 0 and self._last is not None and self._last[0] != key:  # the last step moved a node
+            self._cursor += self._last[1] + 1
+            if self._cursor >= d:  # a pass is over: the next one visits the nodes in a new order
+                self._cursor = 0
+                self._sigma = rng.permutation(d)
+        self._last = (key, level)
+        x = self._sigma[(self._cursor + level) % d]
+        src = int(np.flatnonzero(order == x)[0])
+        dst = np.array([q for q in range(d) if q != src], dtype=np.int64)
+        knowledge = getattr(self.problem, "knowledge", None)
+        if knowledge is not None:
+            dst = dst[knowledge.allowed_insertions(order, np.full(len(dst), src), dst)]
+        return [Insert(src, int(q)) for q in dst]

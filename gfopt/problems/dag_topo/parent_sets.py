@@ -42,6 +42,7 @@ class ParentSetScore(Score):
         if select and screen_penalty is not None:
             allowed = screen(S, log_likelihood_cost, screen_penalty, allowed, n) | self.required
         self.candidates = allowed
+        self._screened = allowed.copy()
         self._cache: dict[tuple[int, bytes], tuple[float, np.ndarray, np.ndarray]] = {}
         self.node_fits_done = 0
 
@@ -49,6 +50,11 @@ class ParentSetScore(Score):
         """Widen the candidate parents (before the search: cached fits would not match otherwise)."""
         allowed = self._allowed & np.asarray(extra, dtype=bool)
         self.candidates = self.candidates | allowed
+        self._cache.clear()
+
+    def set_extra_candidates(self, extra: np.ndarray) -> None:
+        """Candidates = the screened ones plus `extra` (allowed pairs only); cached fits are dropped."""
+        self.candidates = self._screened | (self._allowed & np.asarray(extra, dtype=bool))
         self._cache.clear()
 
     def node_fit(self, j: int, predecessors: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -75,7 +81,7 @@ class ParentSetScore(Score):
                 for r in uniq:
                     cand = np.flatnonzero(masks[r])
                     v, w = residual_variance(self.S, int(nodes[r]), cand)
-                    fits.append((float(self.cost(v)), cand, w))
+                    fits.append((float(self.cost(v, len(cand))), cand, w))
             self.node_fits_done += len(uniq)
             for r, fit in zip(uniq, fits, strict=True):
                 self._cache[keys[r]] = fit
@@ -121,13 +127,68 @@ class ParentSetScore(Score):
         delta = new - base.costs[np.array(pos_of, dtype=np.int64)]
         return base.score + np.bincount(np.array(swap_of), weights=delta, minlength=len(a))
 
+    def insert_scores(self, base: OrderFit, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """Scores of the orders that move the node at position src[c] to position dst[c] of `base.order`.
+
+        For a node x at position p, let o be the order without x. Putting x at index t of o changes x's own
+        predecessors (o[:t]), adds x to the predecessors of the nodes at p's left from t on, and removes it from
+        those at its right up to t; only nodes that have x as a candidate parent change their fit. So every t is
+        scored from one fit of x per distinct predecessor set and one refit per candidate neighbour (prefix sums).
+        """
+        order = base.order
+        d = self.d
+        src = np.asarray(src, dtype=np.int64)
+        dst = np.asarray(dst, dtype=np.int64)
+        prefix = np.zeros((d + 1, d), dtype=bool)  # prefix[k, i]: node i sits at a position < k
+        prefix[:d, order] = np.tril(np.ones((d, d), dtype=bool), -1)
+        prefix[d] = True
+        cand_pos = self.candidates[np.ix_(order, order)]  # cand_pos[q, s]: node at q may be a parent of node at s
+        ps = np.unique(src)
+        nodes, preds, owner, kind, where = [], [], [], [], []
+        for r, p in enumerate(ps.tolist()):
+            x = order[p]
+            own = np.concatenate([prefix[:p], prefix[p + 1:]])  # x at index t of o: its predecessors o[:t]
+            own[p:, x] = False
+            nodes.append(np.full(d, x))
+            preds.append(own)
+            owner.append(np.full(d, r))
+            kind.append(np.zeros(d, dtype=np.int8))
+            where.append(np.arange(d))
+            left = np.flatnonzero(cand_pos[p, :p])  # these gain x when t <= s
+            right = p + 1 + np.flatnonzero(cand_pos[p, p + 1:])  # these lose x when t >= s
+            for group, k, add in ((left, 1, True), (right, 2, False)):
+                m = prefix[group].copy()
+                m[:, x] = add
+                nodes.append(order[group])
+                preds.append(m)
+                owner.append(np.full(len(group), r))
+                kind.append(np.full(len(group), k, dtype=np.int8))
+                where.append(group)
+        nodes_a, owner_a, kind_a, where_a = (np.concatenate(v) for v in (nodes, owner, kind, where))
+        fits = self.node_fits(nodes_a.astype(np.int64), np.concatenate(preds))
+        cost = np.array([f[0] for f in fits])
+        table = np.zeros((len(ps), d))  # table[r, t]: score with x = order[ps[r]] at index t of o
+        k0 = kind_a == 0
+        table[owner_a[k0], where_a[k0]] = cost[k0]
+        table += (base.score - base.costs[ps])[:, None]
+        delta = cost - base.costs[where_a]
+        gain_left = np.zeros((len(ps), d))  # at s, applies for t <= s: reverse cumulative sum
+        k1 = kind_a == 1
+        np.add.at(gain_left, (owner_a[k1], where_a[k1]), delta[k1])
+        table += np.cumsum(gain_left[:, ::-1], axis=1)[:, ::-1]
+        gain_right = np.zeros((len(ps), d))  # at s, applies for t >= s
+        k2 = kind_a == 2
+        np.add.at(gain_right, (owner_a[k2], where_a[k2]), delta[k2])
+        table += np.cumsum(gain_right, axis=1)
+        return table[np.searchsorted(ps, src), dst]
+
     def support_score(self, B: np.ndarray) -> float:
         """The score of the DAG B with its parents as given (refit per node, same costs and penalty)."""
         total = 0.0
         for j in range(self.d):
             parents = np.flatnonzero(B[:, j])
             v, _ = residual_variance(self.S, j, parents)
-            total += self.cost(max(v, 1e-12 * self.S[j, j])) + self.penalty * len(parents)
+            total += self.cost(max(v, 1e-12 * self.S[j, j]), len(parents)) + self.penalty * len(parents)
         return total
 
     def loss_grad(self, W: np.ndarray) -> np.ndarray:

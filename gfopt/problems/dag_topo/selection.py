@@ -21,18 +21,35 @@ COLLINEAR = 1e-10
 MIN_VARIANCE = 1e-12
 """Residual variances are kept above this fraction of the node's variance (log v stays finite when n <= d)."""
 
-Transform = Callable[[Any], Any]
-"""f(v), elementwise on arrays."""
+Transform = Callable[..., Any]
+"""f(v, k): the cost of residual variance v with k parents, elementwise on arrays."""
 
 
-def least_squares_cost(v: float) -> float:
+def least_squares_cost(v: float, k: Any = 0) -> float:
     """Half the residual variance: the least-squares score of one node."""
     return 0.5 * v
 
 
-def log_likelihood_cost(v: float) -> float:
+def log_likelihood_cost(v: float, k: Any = 0) -> float:
     """Minus the Gaussian log-likelihood per sample at the ML variance v: 0.5 (log(2 pi v) + 1)."""
     return 0.5 * (np.log(2.0 * np.pi * v) + 1.0)  # works elementwise on arrays too
+
+
+class UnbiasedCost:
+    """`base` of the residual variance divided by n - k instead of n (k parents): v n / (n - k).
+
+    In-sample residual variance shrinks by (n - k) / n under the true model, so with n near d an order whose late
+    nodes regress on many parents looks better than it is; the unbiased estimate removes that (k >= n: inf).
+    """
+
+    def __init__(self, base: Transform, n: int) -> None:
+        self.base, self.n = base, int(n)
+
+    def __call__(self, v: Any, k: Any = 0) -> Any:
+        room = self.n - np.asarray(k, dtype=float)
+        with np.errstate(divide="ignore"):
+            scale = np.where(room > 0, self.n / np.where(room > 0, room, 1.0), np.inf)
+        return self.base(v * scale, k)
 
 
 def residual_variance(S: np.ndarray, j: int, parents: np.ndarray) -> tuple[float, np.ndarray]:
@@ -117,7 +134,7 @@ def _grow_shrink_chunk(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost
             break
         take(r, np.argmax(pend[r], axis=1))
     v = np.maximum(diag[:, m], floor)
-    current = cost(v) + penalty * chosen.sum(axis=1)
+    current = cost(v, chosen.sum(axis=1)) + penalty * chosen.sum(axis=1)
     active = np.ones(R, dtype=bool) if m else np.zeros(R, dtype=bool)
     while active.any():  # grow
         ok = valid & ~chosen & (diag[:, :m] > COLLINEAR * own) & active[:, None]
@@ -126,7 +143,7 @@ def _grow_shrink_chunk(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost
         best = np.argmax(gains, axis=1)
         g = gains[rows, best]
         v_new = np.maximum(v - np.where(np.isfinite(g), g, 0.0), floor)
-        new = cost(v_new) + penalty * (chosen.sum(axis=1) + 1)
+        new = cost(v_new, chosen.sum(axis=1) + 1) + penalty * (chosen.sum(axis=1) + 1)
         accept = active & np.isfinite(g) & (new < current - 1e-15 * np.abs(current))
         active &= accept
         r = np.flatnonzero(accept)
@@ -161,9 +178,9 @@ def _shrink_batch(S: np.ndarray, nodes: np.ndarray, parents: list[np.ndarray], c
         inv = np.linalg.inv(A) if k else np.zeros((len(todo), 0, 0))
         w = (inv * s[:, None, :]).sum(axis=2)
         v = np.maximum(S[js, js] - (s * w).sum(axis=1), floor[todo])
-        current = cost(v) + penalty * on.sum(axis=1)
+        current = cost(v, on.sum(axis=1)) + penalty * on.sum(axis=1)
         inv_diag = inv[:, np.arange(k), np.arange(k)] if k else np.ones((len(todo), 0))
-        drop = cost(np.maximum(v[:, None] + w**2 / inv_diag, floor[todo][:, None]))
+        drop = cost(np.maximum(v[:, None] + w**2 / inv_diag, floor[todo][:, None]), (on.sum(axis=1) - 1)[:, None])
         drop = drop + penalty * (on.sum(axis=1) - 1)[:, None]
         drop = np.where(on & ~req[todo[:, None], P], drop, np.inf)
         best = np.argmin(drop, axis=1) if k else np.zeros(len(todo), dtype=np.int64)
@@ -196,10 +213,9 @@ def screen(S: np.ndarray, cost: Transform, penalty: float, allowed: np.ndarray, 
         np.fill_diagonal(M, False)
         return (M | M.T) & allowed
     M = np.zeros((d, d), dtype=bool)
-    for j in range(d):
-        cand = np.flatnonzero(allowed[:, j] | allowed[j, :])
-        cand = cand[cand != j]
-        _, chosen, _ = grow_shrink(S, j, cand, cost, penalty)
+    masks = (allowed | allowed.T).T.copy()  # row j: the candidates of node j
+    np.fill_diagonal(masks, False)
+    for j, (_, chosen, _) in enumerate(grow_shrink_batch(S, np.arange(d), masks, cost, penalty)):
         M[chosen, j] = True
     M = M | M.T
     return M & allowed

@@ -2,8 +2,10 @@
 
 Regressing every node on all its predecessors is scored from one Cholesky factor and swaps in O(b - a), so it
 finds a near-optimal order in a fraction of a second; its weakness is near ties between orders. Its optima are the
-starts of the sparse search, and the edges they use (symmetrized, above `w_threshold`) join the screened candidate
-parents, so the sparse search refits few nodes per swap and never loses a parent the first stage saw.
+starts of the sparse search (the best few by the sparse score), and the edges those use (symmetrized, above
+`w_threshold`) join the screened candidate parents, so the sparse search refits few nodes per swap and never loses a
+parent its start's first stage saw. (With n <= 2d an all-predecessors fit uses most pairs: the union over every
+start made nearly every pair a candidate and the sparse search several times slower.)
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ RIDGE = 0.005
 
 
 def least_squares_optima(problem: Any, starts: list[np.ndarray],
-                         rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray]:
-    """(the all-predecessors optimum reached from each start, the union of their thresholded supports)."""
+                         rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(the all-predecessors optimum reached from each start, each one's thresholded support, symmetrized)."""
     from gfopt.core.engine import run
     from gfopt.core.local_search import LocalSearchEngine
     from gfopt.problems.dag_topo.problem import DagTopoProblem
@@ -29,11 +31,12 @@ def least_squares_optima(problem: Any, starts: list[np.ndarray],
     lambda2 = RIDGE * float(np.mean(np.diag(S))) if singular else 0.0
     sub = DagTopoProblem(problem.name, data=problem.data_cfg, score={"select": "all", "lambda2": lambda2},
                          w_threshold=problem.w_threshold, dataset=problem.dataset, knowledge=problem.knowledge_cfg)
-    optima, support = [], np.zeros((problem.d, problem.d), dtype=bool)
+    optima, supports = [], []
     for start in starts:
         engine = LocalSearchEngine(restarts=0)
         engine.starts = [np.asarray(start, dtype=np.int64)]
         res = run(sub, engine, rng)
         optima.append(np.asarray(res.best, dtype=np.int64))
-        support |= np.abs(sub.fit(res.best).W) >= problem.w_threshold
-    return optima, support | support.T
+        support = np.abs(sub.fit(res.best).W) >= problem.w_threshold
+        supports.append(support | support.T)
+    return optima, supports
