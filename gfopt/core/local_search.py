@@ -155,6 +155,7 @@ class LocalSearchEngine(Engine):
             "current_fitness": self.current_fitness,
             "escalations": self.descent.escalations,
             "accepted_moves": self.accepted_moves,
+            "neighbourhood": self.neighbourhood.state_dict(),
         }
 
     def _load_state(self, state: dict[str, Any]) -> None:
@@ -165,3 +166,4 @@ class LocalSearchEngine(Engine):
         self.current_fitness = float(state["current_fitness"])
         self.descent.escalations = int(state["escalations"])
         self.accepted_moves = int(state["accepted_moves"])
+        self.neighbourhood.load_state_dict(state.get("neighbourhood") or {})

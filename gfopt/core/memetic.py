@@ -80,8 +80,10 @@ class MemeticEngine(PopulationEngine):
         return {"neighbourhood": self.neighbourhood.describe(), "local_moves": self.local_moves}
 
     def _state(self) -> dict[str, Any]:
-        return {**super()._state(), "local_moves": self.local_moves}
+        return {**super()._state(), "local_moves": self.local_moves,
+                "neighbourhood": self.neighbourhood.state_dict()}
 
     def _load_state(self, state: dict[str, Any]) -> None:
         super()._load_state(state)
         self.local_moves = int(state["local_moves"])
+        self.neighbourhood.load_state_dict(state.get("neighbourhood") or {})

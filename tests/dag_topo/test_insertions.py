@@ -126,3 +126,28 @@ def test_node_passes_visit_every_node_once_per_pass_and_go_on_after_a_move():
     first = nb.moves(moved, 0, rng)[0]
     assert moved[first.src] == sigma[3]
     assert len(nb.moves(moved, 0, rng)) == d - 1  # every other position
+
+
+def test_a_bic_search_resumed_from_its_checkpoint_ends_as_the_uninterrupted_one(tmp_path):
+    """The passes' node order and cursor travel in the checkpoint file: stopping halfway and resuming from the
+    file gives the uninterrupted run's order, score and evaluation count."""
+    from gfopt.core.checkpoint import load_state, save_state
+    from gfopt.core.engine import Budget
+
+    ds = simulate("ER", 4, 12, 200, "gauss", "linear", 3)
+
+    def search(budget=None, state=None):
+        engine = LocalSearchEngine(restarts=1)
+        res = run(DagTopoProblem(score={"type": "bic"}, dataset=ds), engine, np.random.default_rng(5), budget,
+                  state=state)
+        return engine, res
+
+    _, full = search()
+    assert full.steps >= 10
+    engine, _ = search(Budget(steps=full.steps // 2))
+    assert engine.state_dict()["engine"]["neighbourhood"]["sigma"] is not None
+    save_state(engine.state_dict(), tmp_path / "checkpoint.npz")
+    _, resumed = search(state=load_state(tmp_path / "checkpoint.npz"))
+    np.testing.assert_array_equal(resumed.best, full.best)
+    assert (resumed.best_fitness, resumed.evaluations, resumed.steps) == (full.best_fitness, full.evaluations,
+                                                                          full.steps)

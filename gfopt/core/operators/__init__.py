@@ -90,6 +90,13 @@ class Neighbourhood(Operator, ABC):
         """Settings as resolved for this problem (reported in result.json); default: none."""
         return {}
 
+    def state_dict(self) -> dict[str, Any]:
+        """What the neighbourhood remembers between steps (checkpointed by the engines); default: nothing."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Inverse of `state_dict`."""
+
 
 class MoveBatch(Sequence):
     """Moves from one base genome, read as the list of genomes they lead to (built lazily).

@@ -144,6 +144,14 @@ class TopoSwapNeighbourhood(PositionSwaps):
         """Sent to parallel workers inside a MoveBatch without the problem (a worker has its own)."""
         return {**self.__dict__, "problem": None, "_ranked": None, "_passes": None}
 
+    def state_dict(self) -> dict[str, Any]:
+        """The passes' state when they are on (the swap levels keep none between steps)."""
+        return {} if self._passes is None else self._passes.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self._passes is not None and state:
+            self._passes.load_state_dict(state)
+
     def describe(self) -> dict[str, Any]:
         return {"sizes": self.sizes, "size_small": self.size_small, "size_large": self.size_large,
                 "no_large_search": self.max_escalations, "size_full": self.size_full, "h": self.h,
@@ -227,8 +235,8 @@ class NodeInsertionPasses(PositionSwaps):
     pass rather than starting it again. A local optimum is d nodes in a row without an improving move.
 
     For the `bic` score, where TOPO's G_h-ranked swaps stop in poor optima on dense graphs. The pass position is
-    this object's state, drawn from the engine's generator; it is not in the checkpoint, so a resumed run takes
-    another (equally valid) path.
+    this object's state, drawn from the engine's generator, and checkpointed with the engine (`state_dict`), so a
+    resumed run takes the same path.
     """
 
     def __init__(self) -> None:
@@ -254,11 +262,23 @@ class NodeInsertionPasses(PositionSwaps):
     def describe(self) -> dict[str, Any]:
         return {"moves": "node insertion passes"}
 
+    def state_dict(self) -> dict[str, Any]:
+        """The pass's node order, cursor and last (order, level) seen."""
+        return {"sigma": self._sigma, "cursor": self._cursor,
+                "last_order": None if self._last is None else np.frombuffer(self._last[0], dtype=np.int64).copy(),
+                "last_level": -1 if self._last is None else self._last[1]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._sigma = None if state.get("sigma") is None else np.asarray(state["sigma"])
+        self._cursor = int(state.get("cursor", 0))
+        last = state.get("last_order")
+        self._last = None if last is None else (np.asarray(last, dtype=np.int64).tobytes(), int(state["last_level"]))
+
     def moves(self, current: np.ndarray, level: int, rng: np.random.Generator) -> list[Insert]:
         """The moves of node sigma[(cursor + level) % d] to every other position the knowledge allows."""
         order = np.asarray(current)
         d = len(order)
-        key = order.tobytes()
+        key = order.astype(np.int64, copy=False).tobytes()
         if self._sigma is None:
             self._sigma = rng.permutation(d)
         elif level == 0 and self._last is not None and self._last[0] != key:  # the last step moved a node
