@@ -74,3 +74,19 @@ def test_initial_weights_are_one_hot_experts_then_pairs_summing_to_one(coef):
     for w in starts[k:]:
         assert np.count_nonzero(w) == 2 and w.sum() == pytest.approx(1.0, abs=1e-6)
     assert all(np.all(np.abs(w) <= coef.space.upper) for w in starts)
+
+
+def test_likelihood_fitness_is_the_weighted_geometric_mean_token_probability(toy_problem, gold_cross_entropy):
+    """problem.fitness.metric=likelihood: each task's fitness is exp(-gold cross-entropy), from the unpadded oracle."""
+    import copy
+
+    p = copy.copy(toy_problem)
+    p.fit_cfg = {**toy_problem.fit_cfg, "metric": "likelihood"}
+    p.cache, p.records = {}, {}
+    g = toy_problem.random_merge([0, 2], np.random.default_rng(3))
+    p.write(g)
+    expected = sum(p.weights[t] * np.exp(-gold_cross_entropy(p.model, p.tokenizer,
+                                                              p.tasks[t].splits["valid"][:p.valid_n[t]]))
+                   for t in p.targets)
+    assert p.evaluate([g])[0] == pytest.approx(expected, rel=1e-4)
+    assert 0 < expected <= 1

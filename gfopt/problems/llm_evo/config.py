@@ -7,7 +7,7 @@ from typing import Any
 
 from gfopt.core.config import check, check_rate
 
-METRICS = ("exact", "partial", "blend")
+METRICS = ("exact", "partial", "blend", "likelihood")
 TASK_KINDS = ("generation", "multiple_choice")
 GENOME_DTYPES = ("auto", "float32", "bfloat16", "float16")
 BASELINES = ("best_expert", "shared", "uniform", "random_search", "lorahub", "lorahub_ce", "model_swarms")
@@ -50,6 +50,8 @@ class FitnessConfig:
 
     `blend` (default) = per sample 1 for an exact match, else `partial_weight` x the fraction of answer tokens
     right: exact match decides whenever it separates candidates, partial credit only breaks its ties.
+    `likelihood` = exp(-cross-entropy of the gold answers): the geometric-mean probability of a gold answer token,
+    in (0, 1], smooth where exact match is flat (LoraHub's objective made a positive fitness).
     """
 
     metric: str = "blend"
