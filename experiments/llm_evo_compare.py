@@ -72,6 +72,20 @@ def markdown(table: dict[str, dict[int, dict[str, float]]], tasks: list[str], se
             lines.append(f"| {t} | {s} | " + " | ".join("" if c is None else f"{c:.3f}" for c in cells) + " |")
         means = [np.mean([table[m][s][t] for s in seeds if s in table[m]]) for m in methods]
         lines.append(f"| {t} | mean | " + " | ".join(f"**{v:.3f}**" for v in means) + " |")
+        mins = [np.min([table[m][s][t] for s in seeds if s in table[m]]) for m in methods]
+        lines.append(f"| {t} | min | " + " | ".join(f"**{v:.3f}**" for v in mins) + " |")
+    return "\n".join(lines)
+
+
+def min_mean(table: dict[str, dict[int, dict[str, float]]], tasks: list[str], seeds: list[int]) -> str:
+    """One markdown table: a row per method, per task the minimum and the mean over seeds (test exact match)."""
+    lines = ["| method | " + " | ".join(f"{t} min / mean" for t in tasks) + " |", "|---|" + "---|" * len(tasks)]
+    for m, per_seed in table.items():
+        cells = []
+        for t in tasks:
+            vals = [per_seed[s][t] for s in seeds if s in per_seed]
+            cells.append(f"{np.min(vals):.3f} / {np.mean(vals):.3f}")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -120,6 +134,8 @@ def main() -> None:
         print()
     print("markdown (rows: task and seed; columns: methods):\n")
     print(markdown(table, tasks, seeds) + "\n")
+    print("markdown (min and mean over seeds per method and task):\n")
+    print(min_mean(table, tasks, seeds) + "\n")
     print("margin of the validation-chosen evolution result over each baseline (mean over seeds); noise = "
           "seed sd of the difference + 2 x binomial SE of the difference; WIN when margin > noise")
     for e in args.engines:

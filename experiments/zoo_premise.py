@@ -71,7 +71,9 @@ def main() -> None:
     k = len(probe.expert_names)
     tag = f"{args.preset}-s{args.seed}{args.tag}"
     t0 = time.perf_counter()
-    pair_task = next((t for t in man["target_tasks"] if len(man["experts_needed"][t]) == 2), man["target_tasks"][0])
+    # the harness scores generation tasks (teacher-forced exact match); multiple-choice ones go through the backend
+    generation = [t for t in man["target_tasks"] if man["tasks"][t].get("kind", "generation") == "generation"]
+    pair_task = next((t for t in generation if len(man["experts_needed"][t]) == 2), generation[0])
     curve = interpolation(probe, pair_task, HERE / f"zoo_interpolation_{tag}.png")
     print(f"interpolation on {curve['task']} between {curve['a']} (w=1) and {curve['b']} (w=0):")
     print("  w     " + " ".join(f"{w:5.2f}" for w in curve["w"]))
@@ -79,7 +81,7 @@ def main() -> None:
         print(f"  {split:5s} " + " ".join(f"{v:5.2f}" for v in curve[split]))
 
     rows = []
-    for task in man["target_tasks"] if args.part != "joint" else []:
+    for task in generation if args.part != "joint" else []:
         n_test = len(probe.batch(task, "test")["input_ids"])
         row: dict = {"task": task, "needs": man["experts_needed"][task], "n_test": n_test}
         row["shared"] = probe.exact_match(probe.shared_b, task, "test")
@@ -96,7 +98,7 @@ def main() -> None:
                 scores.append(probe.exact_match(probe.merged(w), task, "test"))
             row[name] = scores
         rows.append(row)
-    targets = list(man["target_tasks"])
+    targets = generation
     joint: dict = {"budget": args.budget}
     for name, search in (("random", random_search), ("genome_like", pair_search)) if args.part != "per-task" else []:
         joint[name] = []

@@ -6,7 +6,7 @@ import torch
 
 from gfopt.problems.llm_evo.data import Sample
 from gfopt.problems.llm_evo.models import load_model
-from gfopt.problems.llm_evo.scoring import extract_answer, fitness_of, prepare, score, vote
+from gfopt.problems.llm_evo.scoring import extract_answer, fitness_of, prepare, score, score_with_loss, vote
 
 
 def test_teacher_forced_exact_equals_greedy_generation(toy_problem):
@@ -113,3 +113,20 @@ def test_multiple_choice_loglik_matches_unpadded_forward(toy_problem):
         cand = np.array(ref[3 * i:3 * i + 3])
         assert exact[i] == float(np.argmax(cand) == 0)
         assert partial[i] == pytest.approx(np.exp(cand[0]) / np.exp(cand).sum(), rel=1e-4)
+
+
+
+def test_cross_entropy_of_gold_answers_matches_unpadded_forward(toy_problem, gold_cross_entropy):
+    """LoraHub's objective term: the padded, batched loss equals a per-sample oracle, for generation and for
+    multiple choice (where only the right choice counts), and the exact/partial scores are `score`'s."""
+    p = toy_problem
+    p.write(p.experts[1])
+    gen = p.tasks["rev"].splits["test"][:7] + p.tasks["inc"].splits["test"][:5]
+    prep = prepare(p.tokenizer, gen, "generation", p.device, 4)
+    exact, partial, loss = score_with_loss(p.model, prep)
+    assert loss == pytest.approx(gold_cross_entropy(p.model, p.tokenizer, gen), rel=1e-4)
+    np.testing.assert_array_equal(np.stack([exact, partial]), np.stack(score(p.model, prep)))
+    mc = [Sample("rev:12>", "12", choices=["21", "12", "9"], label=1),
+          Sample("inc:305>", "416", choices=["416", "4", "4161"], label=0)]
+    _, _, loss = score_with_loss(p.model, prepare(p.tokenizer, mc, "multiple_choice", p.device, 2))
+    assert loss == pytest.approx(gold_cross_entropy(p.model, p.tokenizer, mc), rel=1e-4)

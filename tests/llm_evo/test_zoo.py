@@ -49,15 +49,19 @@ def test_manifest_and_layout_follow_the_contract(tiny: Path) -> None:
     assert man["preset"] == "tiny" and man["seed"] == 0 and man["base"] == "base"
     assert (tiny / man["base"] / "config.json").exists() and (tiny / man["base"] / "model.safetensors").exists()
     assert (tiny / man["shared_adapter"] / "adapter_config.json").exists()
-    assert len(man["experts"]) >= 8
+    preset = get_preset("tiny")
+    assert len(man["experts"]) == preset.n_groups >= 6
     for d in man["experts"].values():
         assert (tiny / d / "adapter_model.safetensors").exists()
     held = [t for t, spec in man["tasks"].items() if spec["held_out"]]
-    assert sorted(held) == sorted(man["target_tasks"]) and len(held) >= 3
+    assert sorted(held) == sorted(man["target_tasks"]) and len(held) >= 4
+    kinds = {t: spec["kind"] for t, spec in man["tasks"].items()}
+    assert [t for t, k in kinds.items() if k == "multiple_choice"] == ["mc0"] and man["tasks"]["mc0"]["held_out"]
+    assert set(kinds.values()) == {"generation", "multiple_choice"}
     for spec in man["tasks"].values():
-        assert spec["kind"] == "generation"
         sizes = {s: len(_lines(tiny / spec["dir"] / f"{s}.jsonl")) for s in ("train", "valid", "test")}
-        assert sizes["valid"] == 200
+        assert sizes["valid"] == (preset.mc_valid if spec["kind"] == "multiple_choice" else 200)
+        assert spec.get("samples") == (preset.mc_valid if spec["kind"] == "multiple_choice" else None)
         if spec["held_out"]:
             assert sizes["train"] == 200 and sizes["test"] >= 500
 
@@ -69,7 +73,7 @@ def test_tasks_match_an_independent_cipher_oracle(tiny: Path) -> None:
     man = load_manifest(tiny)
     table = str.maketrans(man["family"]["letters"], man["family"]["cipher"])
     groups = man["family"]["groups"]
-    for task in man["target_tasks"]:
+    for task in [t for t in man["target_tasks"] if man["tasks"][t]["kind"] == "generation"]:
         allowed = set(DIGITS) | set("".join(groups[e] for e in man["experts_needed"][task]))
         seen: set[str] = set()
         for split in ("train", "valid", "test"):
@@ -88,6 +92,63 @@ def test_tasks_match_an_independent_cipher_oracle(tiny: Path) -> None:
         assert any(set(r["prompt"]) & set(letters) for r in records)
     for r in _lines(tiny / man["tasks"]["copy"]["dir"] / "valid.jsonl"):
         assert r["answer"] == r["prompt"][1:-1]
+
+
+def test_multiple_choice_task_matches_a_leave_one_expert_out_oracle(tiny: Path) -> None:
+    """mc0: the right choice maps every letter through the cipher; every other choice is the input with the letters
+    of one needed expert's group left as they are (or, where those are too few, the plain copy); choices are
+    distinct, inputs use only the needed groups' letters, splits are disjoint and the right index varies."""
+    man = load_manifest(tiny)
+    cipher = dict(zip(man["family"]["letters"], man["family"]["cipher"], strict=True))
+    groups = [man["family"]["groups"][e] for e in man["experts_needed"]["mc0"]]
+    assert len(groups) == 3
+    n_choices = get_preset("tiny").mc_choices
+    seen: set[str] = set()
+    labels = []
+    for split in ("train", "valid", "test"):
+        for r in _lines(tiny / man["tasks"]["mc0"]["dir"] / f"{split}.jsonl"):
+            body = r["question"][1:-1]
+            assert r["question"] == f"@{body}=" and body not in seen and set(body) <= set(DIGITS + "".join(groups))
+            seen.add(body)
+            right = "".join(cipher.get(c, c) for c in body)
+            leave_out = {"".join(c if c in g else cipher.get(c, c) for c in body) for g in groups} - {right}
+            choices = r["choices"]
+            assert len(choices) == len(set(choices)) == n_choices and choices[r["answer"]] == right
+            wrong = set(choices) - {right}
+            assert wrong <= leave_out | {body}
+            assert body not in wrong or len(leave_out) < n_choices - 1
+            labels.append(r["answer"])
+    assert set(labels) == set(range(n_choices))
+
+
+def test_problem_scores_the_zoo_multiple_choice_task_by_log_likelihood(tiny: Path, gold_cross_entropy) -> None:
+    """On the default path (zoo targets), mc0's exact match is the share of samples whose right choice has the
+    highest summed log-likelihood under a fresh PEFT load of the expert, and its loss the gold cross-entropy."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from gfopt.problems.llm_evo.problem import LlmEvoProblem
+
+    p = LlmEvoProblem(zoo={"preset": "tiny", "seed": 0}, baselines=[], threads=1)
+    man = load_manifest(tiny)
+    assert "mc0" in p.targets and p.tasks["mc0"].kind == "multiple_choice" and p.valid_n["mc0"] == 100
+    name = man["experts_needed"]["mc0"][0]
+    rec = p.score_valid(p.experts[p.expert_names.index(name)])["mc0"]
+    tok = AutoTokenizer.from_pretrained(tiny / "base")
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny / "base"), tiny / man["experts"][name])
+    model.eval()
+    hits = []
+    samples = p.tasks["mc0"].splits["valid"][:100]
+    with torch.inference_mode():
+        for s in samples:
+            lls = []
+            for c in s.choices:
+                ids, start = encode_pair(tok, s.prompt, c)
+                logp = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0].float(), -1)
+                lls.append(sum(float(logp[j - 1, ids[j]]) for j in range(start, len(ids))))
+            hits.append(float(np.argmax(lls) == s.label))
+    assert rec["exact"] == pytest.approx(np.mean(hits))
+    assert rec["loss"] == pytest.approx(gold_cross_entropy(model, tok, samples), rel=1e-4)
 
 
 def test_loads_through_from_pretrained_and_experts_share_rank_targets_and_a(tiny: Path) -> None:
@@ -160,7 +221,7 @@ def test_probe_per_layer_weights_equal_global_weights_when_constant(tiny: Path) 
 def test_cli_info_and_errors(tiny: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(["info", "--preset", "tiny", "--seed", "0"]) == 0
     out = capsys.readouterr().out
-    assert "experts (8)" in out and "held-out task mix0" in out
+    assert "experts (6)" in out and "held-out task mix0" in out and "held-out task mc0 (multiple choice)" in out
     assert cli(["info", "--preset", "tiny", "--seed", "99"]) == 2
     assert "zoo build" in capsys.readouterr().err
     with pytest.raises(SystemExit):

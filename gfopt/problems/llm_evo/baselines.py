@@ -1,8 +1,9 @@
 """Baselines reported beside GENOME/GENOME+, each a run of its own (own budget, history and checkpoint, made by the
 app after the main run) on a view of the same loaded problem, chosen on validation with at most the run's evaluation
 budget: best single expert, shared starting adapter, uniform merge, random search over merge weights, LoraHub
-(nevergrad NGOpt over one coefficient per expert, L1-regularised: the coefficients space) and Model Swarms (the
-particle-swarm step alone)."""
+(nevergrad NGOpt over one coefficient per expert, L1-regularised: the coefficients space; `lorahub` maximizes the
+fitness, `lorahub_ce` minimizes LoraHub's original objective, cross-entropy of the gold answers + 0.05 mean |w|) and
+Model Swarms (the particle-swarm step alone)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,12 @@ def baseline_runs(p: LlmEvoProblem, budget: int) -> list[Comparison]:
         "lorahub": lambda: Comparison(
             "lorahub",
             p.view("coefficients", coefficients={"layerwise": False, "bound": p.lorahub_bound, "l1": p.lorahub_l1}),
+            NevergradEngine("NGOpt", budget=budget, x0="zeros"), Budget(evaluations=budget)),
+        # LoraHub's own objective: the same search minimizing the gold answers' cross-entropy + l1 * mean|w|
+        "lorahub_ce": lambda: Comparison(
+            "lorahub_ce",
+            p.view("coefficients", coefficients={"layerwise": False, "bound": p.lorahub_bound, "l1": p.lorahub_l1},
+                   objective="cross_entropy"),
             NevergradEngine("NGOpt", budget=budget, x0="zeros"), Budget(evaluations=budget)),
         # Model Swarms: the particle-swarm step (GENOME+ defaults) on the K experts
         "model_swarms": lambda: Comparison(

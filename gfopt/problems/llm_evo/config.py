@@ -7,10 +7,10 @@ from typing import Any
 
 from gfopt.core.config import check, check_rate
 
-METRICS = ("exact", "partial", "blend")
+METRICS = ("exact", "partial", "blend", "likelihood")
 TASK_KINDS = ("generation", "multiple_choice")
 GENOME_DTYPES = ("auto", "float32", "bfloat16", "float16")
-BASELINES = ("best_expert", "shared", "uniform", "random_search", "lorahub", "model_swarms")
+BASELINES = ("best_expert", "shared", "uniform", "random_search", "lorahub", "lorahub_ce", "model_swarms")
 
 
 @dataclass
@@ -41,6 +41,7 @@ class TaskConfig:
     dir: str = "???"
     kind: str = "generation"
     weight: float = 1.0
+    samples: int | None = None  # validation samples of this task (null: problem.fitness.samples; the smaller wins)
 
 
 @dataclass
@@ -49,6 +50,8 @@ class FitnessConfig:
 
     `blend` (default) = per sample 1 for an exact match, else `partial_weight` x the fraction of answer tokens
     right: exact match decides whenever it separates candidates, partial credit only breaks its ties.
+    `likelihood` = exp(-cross-entropy of the gold answers): the geometric-mean probability of a gold answer token,
+    in (0, 1], smooth where exact match is flat (LoraHub's objective made a positive fitness).
     """
 
     metric: str = "blend"
@@ -159,9 +162,11 @@ class LlmEvoConfig:
             if isinstance(t, str):
                 continue
             check(hasattr(t, "get") and isinstance(t.get("dir"), str), f"problem.tasks.{name}",
-                  "must be a task dir or a mapping with dir (and optionally kind, weight)")
-            extra = set(t) - {"dir", "kind", "weight"}
-            check(not extra, f"problem.tasks.{name}", f"unknown keys {sorted(extra)}; use dir, kind, weight")
+                  "must be a task dir or a mapping with dir (and optionally kind, weight, samples)")
+            extra = set(t) - {"dir", "kind", "weight", "samples"}
+            check(not extra, f"problem.tasks.{name}", f"unknown keys {sorted(extra)}; use dir, kind, weight, samples")
+            check(t.get("samples") is None or int(t.get("samples")) >= 1, f"problem.tasks.{name}.samples",
+                  "must be >= 1 or null")
             check(t.get("kind", "generation") in TASK_KINDS, f"problem.tasks.{name}.kind",
                   f"must be one of {TASK_KINDS}")
             check(float(t.get("weight", 1.0)) >= 0, f"problem.tasks.{name}.weight", "must be >= 0")

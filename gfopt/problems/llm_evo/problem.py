@@ -36,7 +36,7 @@ from gfopt.problems.llm_evo.models import (
     stored_dtype,
 )
 from gfopt.problems.llm_evo.operators import LORA
-from gfopt.problems.llm_evo.scoring import Prepared, fitness_of, generate, prepare, score
+from gfopt.problems.llm_evo.scoring import Prepared, fitness_of, generate, prepare, score, score_with_loss
 
 COEFFICIENTS = "real/coefficients"
 
@@ -123,9 +123,12 @@ class LlmEvoProblem(Problem):
         first_cfg = check_inputs(base, list(experts.values()) + ([shared] if shared else []))
         self.targets = targets
         n_valid, n_test = int(self.fit_cfg["samples"]), test_samples
+        # validation samples per target: fitness.samples, or fewer where a task says so (multiple choice costs
+        # one sequence per choice)
+        self.valid_n = {t: min(n_valid, int(task_specs[t].get("samples") or n_valid)) for t in targets}
         self.tasks: dict[str, Task] = {}
         for tname, spec in task_specs.items():
-            need = {"valid": n_valid if tname in targets else None, "test": n_test}
+            need = {"valid": self.valid_n.get(tname), "test": n_test}
             self.tasks[tname] = load_task(tname, spec["dir"], spec.get("kind", "generation"),
                                           float(spec.get("weight", 1.0)), need)
         self.device, self.dtype = resolve_device(m["device"], m["dtype"])
@@ -158,11 +161,12 @@ class LlmEvoProblem(Problem):
         if w.sum() <= 0:
             raise InputError("problem.tasks: the target tasks' weights sum to 0")
         self.weights = dict(zip(targets, w / w.sum(), strict=True))
-        self.valid = {t: self._prep(t, "valid", n_valid) for t in targets}
+        self.valid = {t: self._prep(t, "valid", self.valid_n[t]) for t in targets}
         self.cache: dict[str, float] = {}
         self.records: dict[str, dict[str, dict[str, float]]] = {}
         self.n_forward = 0
         self.views: dict[str, LlmEvoProblem] = {}
+        self.objective = "fitness"  # a view may search "cross_entropy" instead (LoraHub's original objective)
         self._space = self._make_space()
 
     # ------------------------------------------------------------------ inputs
@@ -180,7 +184,8 @@ class LlmEvoProblem(Problem):
             targets = list(target_tasks) if target_tasks else list(man["target_tasks"])
             # named targets: test those and the explicit zero-shot list; else every held-out task of the zoo
             tested = set(targets) | set(zero_shot or ()) if target_tasks else None
-            specs = {t: {"dir": str(root / v["dir"]), "kind": v.get("kind", "generation")}
+            specs = {t: {"dir": str(root / v["dir"]), "kind": v.get("kind", "generation"),
+                         **({"samples": v["samples"]} if v.get("samples") else {})}
                      for t, v in man["tasks"].items()
                      if (t in tested if tested is not None else v.get("held_out", False) or t in targets)}
             for t, v in tasks.items():  # user overrides (weights) on zoo tasks
@@ -236,10 +241,12 @@ class LlmEvoProblem(Problem):
     def view(self, space: str | None = None, **changes: Any) -> LlmEvoProblem:
         """The same loaded model, tasks and cache under other search settings (a baseline's problem).
 
-        `space` picks the space; `coefficients` / `init` update those settings.
+        `space` picks the space; `coefficients` / `init` update those settings; `objective` is `fitness` or
+        `cross_entropy`.
         """
         v = copy.copy(self)
         v.space_name = space or self.space_name
+        v.objective = changes.get("objective", self.objective)
         v.coef_cfg = {**self.coef_cfg, **changes.get("coefficients", {})}
         v.init_cfg = {**self.init_cfg, **changes.get("init", {})}
         v._space = v._make_space()
@@ -305,8 +312,9 @@ class LlmEvoProblem(Problem):
 
     def evaluate(self, genomes: Sequence[np.ndarray]) -> np.ndarray:
         """Weighted validation fitness of each genome over the target tasks (cached by content), minus
-        `coefficients.l1` x mean|w| in the coefficients space."""
-        out = np.array([self._fitness(self.params_of(g)) for g in genomes], dtype=float)
+        `coefficients.l1` x mean|w| in the coefficients space. Under `objective="cross_entropy"` (LoraHub's own
+        objective) the value is minus the weighted cross-entropy of the gold answers instead, before the penalty."""
+        out = np.array([self._value(self.params_of(g)) for g in genomes], dtype=float)
         l1 = float(self.coef_cfg["l1"]) if self.space_name == "coefficients" else 0.0
         if l1:
             out -= l1 * np.array([np.mean(np.abs(g)) for g in genomes])
@@ -335,6 +343,14 @@ class LlmEvoProblem(Problem):
             self.cache[key], self.records[key] = float(f), rec
         return None
 
+    def _value(self, genome: np.ndarray) -> float:
+        """The searched objective of a LoRA vector: its fitness, or minus its cross-entropy."""
+        fitness = self._fitness(genome)
+        if self.objective == "fitness":
+            return fitness
+        per_task = self.records[genome_key(genome)]
+        return -float(sum(self.weights[t] * per_task[t]["loss"] for t in self.targets))
+
     def _fitness(self, genome: np.ndarray) -> float:
         key = genome_key(genome)
         if key not in self.cache:
@@ -344,14 +360,17 @@ class LlmEvoProblem(Problem):
         return self.cache[key]
 
     def score_valid(self, genome: np.ndarray) -> dict[str, dict[str, float]]:
-        """Per target task: exact, partial and fitness on the validation split (no cache)."""
+        """Per target task: exact, partial, fitness and the gold answers' cross-entropy (`loss`) on the validation
+        split (no cache)."""
         self.live.write(genome)
         out = {}
         for t, prep in self.valid.items():
-            exact, partial = score(self.model, prep)
+            exact, partial, loss = score_with_loss(self.model, prep)
             self.n_forward += prep.n_samples
-            out[t] = {"exact": float(exact.mean()), "partial": float(partial.mean()),
-                      "fitness": fitness_of(exact, partial, self.fit_cfg["metric"], self.fit_cfg["partial_weight"])}
+            metric = self.fit_cfg["metric"]
+            out[t] = {"exact": float(exact.mean()), "partial": float(partial.mean()), "loss": loss,
+                      "fitness": float(np.exp(-loss)) if metric == "likelihood"
+                      else fitness_of(exact, partial, metric, self.fit_cfg["partial_weight"])}
         return out
 
     def write(self, genome: np.ndarray) -> None:

@@ -53,7 +53,6 @@ def finalize_run(p: LlmEvoProblem, result: RunResult, outdir: Path, baselines: d
     budget = int(p.baseline_budget or result.evaluations)
     tasks = p.report_tasks()
     test_preps = {t: p._prep(t, "test", p.test_samples) for t in tasks}
-    n_valid = int(p.fit_cfg["samples"])
     params = p.view("params")  # validation fitness without the coefficients space's penalty
 
     def valid_exact(g: np.ndarray) -> dict[str, float]:
@@ -71,7 +70,7 @@ def finalize_run(p: LlmEvoProblem, result: RunResult, outdir: Path, baselines: d
     }
     members = top_k_distinct([p.params_of(g) for g in result.population], result.fitness, p.ensemble_k)
     if len(members) >= 2:
-        out["valid"]["ensemble"] = {t: ensemble_exact(p, members, t, "valid", n_valid) for t in p.targets}
+        out["valid"]["ensemble"] = {t: ensemble_exact(p, members, t, "valid", p.valid_n[t]) for t in p.targets}
         out["test"]["ensemble"] = {t: ensemble_exact(p, members, t, "test", p.test_samples) for t in tasks}
     else:
         out["valid"]["ensemble"], out["test"]["ensemble"] = dict(out["valid"]["best"]), dict(out["test"]["best"])

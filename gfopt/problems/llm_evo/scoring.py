@@ -93,14 +93,20 @@ def _answer_logits(model: Any, b: Batch) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def choice_loglik(model: Any, prep: Prepared) -> np.ndarray:
-    """Summed log-likelihood of every (sample, choice) sequence's answer tokens and eos."""
-    ll = np.empty(prep.n_seqs)
+def token_loglik(model: Any, prep: Prepared) -> tuple[np.ndarray, np.ndarray]:
+    """Per sequence: summed log-likelihood of its answer tokens and eos, and how many tokens that is."""
+    ll, n_tok = np.empty(prep.n_seqs), np.empty(prep.n_seqs)
     for b in prep.batches:
         logp = torch.log_softmax(_answer_logits(model, b).float(), dim=-1)
         tok_ll = logp.gather(-1, b.targets.unsqueeze(-1)).squeeze(-1)
         ll[b.rows] = (tok_ll * b.mask).sum(1).cpu().numpy()
-    return ll
+        n_tok[b.rows] = b.mask.sum(1).cpu().numpy()
+    return ll, n_tok
+
+
+def choice_loglik(model: Any, prep: Prepared) -> np.ndarray:
+    """Summed log-likelihood of every (sample, choice) sequence's answer tokens and eos."""
+    return token_loglik(model, prep)[0]
 
 
 @torch.inference_mode()
@@ -110,24 +116,41 @@ def score(model: Any, prep: Prepared) -> tuple[np.ndarray, np.ndarray]:
     generation: exact = every answer token and eos is the argmax; partial = fraction of them that are.
     multiple choice: exact = the label has the highest summed log-likelihood; partial = its softmax share.
     """
+    exact, partial, _ = score_with_loss(model, prep)
+    return exact, partial
+
+
+@torch.inference_mode()
+def score_with_loss(model: Any, prep: Prepared) -> tuple[np.ndarray, np.ndarray, float]:
+    """`score`'s (exact, partial) and, from the same forward passes, the cross-entropy of the gold answers: the
+    mean negative log-likelihood per answer token (and eos) over the split (for multiple choice, of the right
+    choice's tokens), as a language-model loss on these samples would be."""
     if prep.kind == "multiple_choice":
-        ll = choice_loglik(model, prep)
+        ll, n_tok = token_loglik(model, prep)
         exact, partial = np.zeros(prep.n_samples), np.zeros(prep.n_samples)
+        gold_ll, gold_n = 0.0, 0.0
         for i in range(prep.n_samples):
-            cand = ll[prep.owner == i]
+            rows = np.flatnonzero(prep.owner == i)
+            cand = ll[rows]
             p = np.exp(cand - cand.max())
             p /= p.sum()
             exact[i] = float(np.argmax(cand) == prep.labels[i])
             partial[i] = p[prep.labels[i]]
-        return exact, partial
+            gold_ll += cand[prep.labels[i]]
+            gold_n += n_tok[rows[prep.labels[i]]]
+        return exact, partial, float(-gold_ll / gold_n)
     exact, partial = np.empty(prep.n_samples), np.empty(prep.n_samples)
+    nll, count = 0.0, 0.0
     for b in prep.batches:
-        pred = _answer_logits(model, b).argmax(-1)
-        hit = (pred == b.targets) & b.mask
+        logits = _answer_logits(model, b)
+        hit = (logits.argmax(-1) == b.targets) & b.mask
         n = b.mask.sum(1)
         exact[b.rows] = (hit.sum(1) == n).cpu().numpy()
         partial[b.rows] = (hit.sum(1).float() / n.float()).cpu().numpy()
-    return exact, partial
+        tok_ll = torch.log_softmax(logits.float(), dim=-1).gather(-1, b.targets.unsqueeze(-1)).squeeze(-1)
+        nll -= float((tok_ll * b.mask).sum())
+        count += float(n.sum())
+    return exact, partial, nll / count
 
 
 def fitness_of(exact: np.ndarray, partial: np.ndarray, metric: str, partial_weight: float) -> float:

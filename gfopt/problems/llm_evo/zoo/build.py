@@ -18,7 +18,9 @@ from gfopt.problems.llm_evo.zoo.tasks import (
     LETTERS,
     SYMBOLS,
     PretrainMixture,
+    choice_records,
     copy_pairs,
+    distractors,
     family_pairs,
     make_family,
     sample_focus_strings,
@@ -29,7 +31,7 @@ from gfopt.rundir import pid_alive
 log = logging.getLogger("gfopt.llm_evo")
 
 
-def write_jsonl(path: Path, records: list[dict[str, str]]) -> None:
+def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
     """One JSON object per line."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
@@ -108,7 +110,35 @@ def plan_tasks(preset: ZooPreset, seed: int) -> dict[str, Any]:
         tasks[f"mix{i}"] = {"records": {k: family_pairs(family, v) for k, v in splits.items()}, "held_out": True,
                             "experts": [expert_names[g] for g in pick],
                             "shares": {expert_names[pool[m]]: shares[m] for m in members}}
+    # multiple-choice tasks: their own random stream, so every file above is the same as in a zoo without them
+    mc_rng = np.random.default_rng(np.random.SeedSequence([seed, 6]))
+    mc_sizes = {"train": preset.n_heldout_train, "valid": preset.mc_valid, "test": preset.n_test}
+    for i, shares in enumerate(preset.mc_held_out):
+        members = [m for m, share in enumerate(shares) if share > 0]
+        groups = [family.groups[pool[m]] for m in members]
+        probs = np.repeat([shares[m] for m in members], preset.group_size).astype(float)
+        inputs = _choice_inputs(mc_rng, family, groups, sum(mc_sizes.values()), preset, probs / probs.sum())
+        at = np.cumsum([0, *mc_sizes.values()])
+        tasks[f"mc{i}"] = {
+            "records": {split: choice_records(family, inputs[at[j]:at[j + 1]], groups, preset.mc_choices, mc_rng)
+                        for j, split in enumerate(mc_sizes)},
+            "held_out": True, "kind": "multiple_choice", "samples": preset.mc_valid,
+            "experts": [expert_names[pool[m]] for m in members],
+            "shares": {expert_names[pool[m]]: shares[m] for m in members}}
     return {"family": family, "expert_names": expert_names, "tasks": tasks}
+
+
+def _choice_inputs(rng: np.random.Generator, family: Any, groups: list[str], n: int, preset: ZooPreset,
+                   probs: np.ndarray) -> list[str]:
+    """n distinct inputs over the groups' letters (drawn with `probs`) that have enough distinct distractors."""
+    letters = "".join(groups)
+    out: list[str] = []
+    for _ in range(100):
+        fresh = sample_strings(rng, letters, n, preset.lengths, preset.letter_prob, exclude=set(out), probs=probs)
+        out += [s for s in fresh if len(distractors(family, s, groups, preset.mc_choices)) >= preset.mc_choices - 1]
+        if len(out) >= n:
+            return out[:n]
+    raise RuntimeError(f"cannot draw {n} multiple-choice inputs over {letters!r}; widen lengths or lower mc_choices")
 
 
 def build_zoo(preset: ZooPreset, seed: int, out: Path, progress: bool = True) -> Path:
@@ -211,7 +241,8 @@ def build_zoo(preset: ZooPreset, seed: int, out: Path, progress: bool = True) ->
         "base": "base",
         "shared_adapter": "adapters/shared",
         "experts": {name: f"experts/{name}" for name in plan["expert_names"]},
-        "tasks": {name: {"dir": f"tasks/{name}", "kind": "generation", "held_out": t["held_out"]}
+        "tasks": {name: {"dir": f"tasks/{name}", "kind": t.get("kind", "generation"), "held_out": t["held_out"],
+                         **({"samples": t["samples"]} if "samples" in t else {})}
                   for name, t in tasks.items()},
         "target_tasks": [name for name, t in tasks.items() if t["held_out"]],
         "experts_needed": {name: t["experts"] for name, t in tasks.items() if t["held_out"]},

@@ -83,5 +83,7 @@ def summary(manifest: dict, path: str) -> str:
     ]
     needed = manifest.get("experts_needed", {})
     for task in manifest["target_tasks"]:
-        lines.append(f"  held-out task {task}: needs {', '.join(needed.get(task, [])) or '?'}")
+        kind = manifest["tasks"].get(task, {}).get("kind", "generation")
+        label = "" if kind == "generation" else f" ({kind.replace('_', ' ')})"
+        lines.append(f"  held-out task {task}{label}: needs {', '.join(needed.get(task, [])) or '?'}")
     return "\n".join(lines)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from gfopt.errors import ConfigError
 
 # Bump when a build would come out differently (tasks, training, layout): older zoos on disk are rebuilt.
-ZOO_VERSION = 3
+ZOO_VERSION = 4  # 4: multiple-choice held-out tasks (default: its v3 files unchanged); a tiny preset that learns
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,11 @@ class ZooPreset:
     # gives each pool member a share of its letters (0: absent), so one merge can serve every held-out task at once
     pool: int = 3
     held_out: tuple[tuple[float, ...], ...] = ((0.6, 0.2, 0.2), (0.2, 0.6, 0.2), (0.2, 0.2, 0.6), (0.5, 0.5, 0.0))
+    # multiple-choice held-out tasks `mcN` over the same pool (scored by the log-likelihood of each choice): the
+    # right answer maps every letter, distractors leave one needed expert's letters unmapped
+    mc_held_out: tuple[tuple[float, ...], ...] = ((1 / 3, 1 / 3, 1 / 3),)
+    mc_choices: int = 3
+    mc_valid: int = 100  # validation samples (n_choices sequences each): the fitness cost of one generation task
     # model (Llama family)
     hidden: int = 96
     layers: int = 3
@@ -56,26 +61,36 @@ class ZooPreset:
         if self.pool > self.n_groups or any(len(t) != self.pool or sum(t) <= 0 for t in self.held_out):
             raise ConfigError(f"zoo preset {self.name}: held_out entries need one share per pool member (pool <= "
                               "n_groups)")
+        if any(len(t) != self.pool or sum(s > 0 for s in t) < 2 for t in self.mc_held_out) or self.mc_choices < 2:
+            raise ConfigError(f"zoo preset {self.name}: mc_held_out entries need one share per pool member, two or "
+                              "more of them > 0, and mc_choices >= 2")
 
 
 PRESETS: dict[str, ZooPreset] = {
     "default": ZooPreset(name="default"),
+    # a smoke test that shows the method in about a minute: 6 experts that learn their letters (0.85-0.94 exact match
+    # alone), held-out tasks that the best expert solves at ~0.2 and a merge of the needed experts at 0.9-0.99;
+    # scale_min 0.3 keeps the uniform merge (1/6 each) weak. Built in ~20 s on one thread.
     "tiny": ZooPreset(
         name="tiny",
-        n_groups=8,
+        n_groups=6,
         pool=3,
+        lengths=(3, 5),
         held_out=((0.5, 0.5, 0.0), (0.0, 0.5, 0.5), (0.4, 0.3, 0.3)),
-        hidden=48,
+        hidden=64,
         layers=2,
         heads=2,
-        intermediate=96,
-        base_steps=120,
+        intermediate=128,
+        base_steps=400,
         base_batch=32,
-        lora_rank=4,
-        lora_alpha=8,
-        shared_steps=20,
-        expert_steps=10,
+        pretrain_lengths=(3, 5),
+        lora_rank=16,
+        lora_alpha=32,
+        shared_steps=60,
+        expert_steps=100,
+        expert_lr=6e-3,
         expert_batch=16,
+        scale_min=0.3,
         n_expert_train=200,
         n_test=500,
     ),

@@ -98,6 +98,41 @@ def family_pairs(family: CipherFamily, inputs: list[str], only: str | None = Non
     return [{"prompt": f"{FAMILY_MARK}{s}{SEPARATOR}", "answer": family.apply(s, only)} for s in inputs]
 
 
+def choice_records(
+    family: CipherFamily, inputs: list[str], groups: list[str], n_choices: int, rng: np.random.Generator,
+) -> list[dict[str, object]]:
+    """Multiple-choice records of the family task (`question`, `choices`, `answer` = index of the right one).
+
+    The right answer maps every letter; each distractor leaves the letters of one of `groups` unmapped (what a
+    merge missing that expert prefers), the plain copy only where those are too few; `n_choices - 1` of them are
+    drawn, and the order of the choices is shuffled. Filter inputs with `enough_distractors` first."""
+    out: list[dict[str, object]] = []
+    for s in inputs:
+        wrong = distractors(family, s, groups, n_choices)
+        if len(wrong) < n_choices - 1:
+            raise ValueError(f"input {s!r} has only {len(wrong)} distinct distractors")
+        picked = [wrong[i] for i in sorted(rng.choice(len(wrong), size=n_choices - 1, replace=False))]
+        choices = [family.apply(s), *picked]
+        order = rng.permutation(n_choices)
+        out.append({"question": f"{FAMILY_MARK}{s}{SEPARATOR}", "choices": [choices[i] for i in order],
+                    "answer": int(np.flatnonzero(order == 0)[0])})
+    return out
+
+
+def distractors(family: CipherFamily, s: str, groups: list[str], n_choices: int) -> list[str]:
+    """Distinct wrong answers of `s`: one group's letters left unmapped (per group, in order), then the plain copy
+    when fewer than `n_choices - 1`."""
+    right = family.apply(s)
+    out: list[str] = []
+    for g in groups:
+        cand = family.apply(s, "".join(x for x in groups if x != g))
+        if cand != right and cand not in out:
+            out.append(cand)
+    if len(out) < n_choices - 1 and s != right and s not in out:
+        out.append(s)
+    return out
+
+
 def copy_pairs(inputs: list[str]) -> list[dict[str, str]]:
     """The family marker with identity answers: what the shared starting adapter learns."""
     return [{"prompt": f"{FAMILY_MARK}{s}{SEPARATOR}", "answer": s} for s in inputs]
