@@ -15,7 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from gfopt.config import register_configs
-from gfopt.errors import ConfigError, InputError, RunInterrupted, Terminated
+from gfopt.errors import ConfigError, InputError, Interrupted, RunInterrupted, Terminated
 from gfopt.pairing import conf_dir as _conf_dir
 
 
@@ -44,9 +44,10 @@ def hydra_main(cfg: DictConfig) -> float | list[float]:
         print(f"gfopt: {e.line()}", file=sys.stderr)
         sys.exit(e.exit_status)
     except KeyboardInterrupt as e:  # outside the search loop (building the problem, writing the results)
+        e = e if isinstance(e, Interrupted) else Interrupted()
         how = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
         print(f"gfopt: {how} outside the search; run the same command to start or resume", file=sys.stderr)
-        sys.exit(143 if isinstance(e, Terminated) else 130)
+        sys.exit(e.exit_status)
 
 
 @contextmanager

@@ -21,6 +21,8 @@ from gfopt.core.operators import MoveBatch
 from gfopt.core.problem import Genome, Problem
 from gfopt.errors import ConfigError
 
+log = logging.getLogger("gfopt")
+
 
 class Evaluator:
     """In process: `problem.evaluate(batch)`."""
@@ -208,8 +210,8 @@ class RayEvaluator(PoolEvaluator):
                      **({} if address else {"num_cpus": max(os.cpu_count() or 1, self.workers)}))
         self._actor_cls = ray.remote(num_cpus=min(self.threads, os.cpu_count() or 1), num_gpus=self.gpus)(ProblemWorker)
         self.actors = [self._new_actor() for _ in range(self.workers)]
-        logging.getLogger("gfopt").info("parallel=ray: %d actor(s) on the Ray cluster at %s", self.workers,
-                                        ray.get_runtime_context().gcs_address)
+        log.info("parallel=ray: %d actor(s) on the Ray cluster at %s", self.workers,
+                 ray.get_runtime_context().gcs_address)
 
     def _new_actor(self) -> Any:
         return self._actor_cls.remote(self.problem_config, self.threads)

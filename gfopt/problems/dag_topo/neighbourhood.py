@@ -204,13 +204,17 @@ class TopoSwapNeighbourhood(PositionSwaps):
     def insertion_moves(self, current: np.ndarray) -> list[Insert]:
         """Every move of one node to another position that the problem's knowledge allows."""
         order = np.asarray(current)
-        d = len(order)
-        src, dst = np.nonzero(~np.eye(d, dtype=bool))
-        knowledge = getattr(self.problem, "knowledge", None)
-        if knowledge is not None:
-            keep = knowledge.allowed_insertions(order, src, dst)
-            src, dst = src[keep], dst[keep]
-        return [Insert(a, b) for a, b in zip(src.tolist(), dst.tolist(), strict=True)]
+        src, dst = np.nonzero(~np.eye(len(order), dtype=bool))
+        return allowed_inserts(self.problem, order, src, dst)
+
+
+def allowed_inserts(problem: Any, order: np.ndarray, src: np.ndarray, dst: np.ndarray) -> list[Insert]:
+    """The moves (src[c] -> dst[c]) of `order` that the problem's knowledge allows (all of them without any)."""
+    knowledge = getattr(problem, "knowledge", None)
+    if knowledge is not None:
+        keep = knowledge.allowed_insertions(order, src, dst)
+        src, dst = src[keep], dst[keep]
+    return [Insert(a, b) for a, b in zip(np.asarray(src).tolist(), np.asarray(dst).tolist(), strict=True)]
 
 
 def _check_settings(sizes: str, size_small: int | None, size_large: int | None, no_large_search: int | None,
@@ -290,7 +294,4 @@ class NodeInsertionPasses(PositionSwaps):
         x = self._sigma[(self._cursor + level) % d]
         src = int(np.flatnonzero(order == x)[0])
         dst = np.array([q for q in range(d) if q != src], dtype=np.int64)
-        knowledge = getattr(self.problem, "knowledge", None)
-        if knowledge is not None:
-            dst = dst[knowledge.allowed_insertions(order, np.full(len(dst), src), dst)]
-        return [Insert(src, int(q)) for q in dst]
+        return allowed_inserts(self.problem, order, np.full(len(dst), src), dst)
