@@ -367,10 +367,9 @@ class LlmEvoProblem(Problem):
         for t, prep in self.valid.items():
             exact, partial, loss = score_with_loss(self.model, prep)
             self.n_forward += prep.n_samples
-            metric = self.fit_cfg["metric"]
             out[t] = {"exact": float(exact.mean()), "partial": float(partial.mean()), "loss": loss,
-                      "fitness": float(np.exp(-loss)) if metric == "likelihood"
-                      else fitness_of(exact, partial, metric, self.fit_cfg["partial_weight"])}
+                      "fitness": fitness_of(exact, partial, self.fit_cfg["metric"], self.fit_cfg["partial_weight"],
+                                            loss)}
         return out
 
     def write(self, genome: np.ndarray) -> None:

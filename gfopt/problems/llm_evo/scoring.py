@@ -153,8 +153,12 @@ def score_with_loss(model: Any, prep: Prepared) -> tuple[np.ndarray, np.ndarray,
     return exact, partial, nll / count
 
 
-def fitness_of(exact: np.ndarray, partial: np.ndarray, metric: str, partial_weight: float) -> float:
-    """One task's fitness: exact-match rate, mean partial credit, or exact with partial credit on misses."""
+def fitness_of(exact: np.ndarray, partial: np.ndarray, metric: str, partial_weight: float,
+               loss: float = float("nan")) -> float:
+    """One task's fitness: exact-match rate, mean partial credit, exact with partial credit on misses, or
+    (`likelihood`) exp(-loss), the gold answers' mean per-token likelihood."""
+    if metric == "likelihood":
+        return float(np.exp(-loss))
     if metric == "exact":
         return float(exact.mean())
     if metric == "partial":
