@@ -105,7 +105,7 @@ def choice_records(
 
     The right answer maps every letter; each distractor leaves the letters of one of `groups` unmapped (what a
     merge missing that expert prefers), the plain copy only where those are too few; `n_choices - 1` of them are
-    drawn, and the order of the choices is shuffled. Filter inputs with `enough_distractors` first."""
+    drawn, and the order of the choices is shuffled. Keep only inputs with `n_choices - 1` `distractors`."""
     out: list[dict[str, object]] = []
     for s in inputs:
         wrong = distractors(family, s, groups, n_choices)
