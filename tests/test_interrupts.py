@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gfopt.core.checkpoint import load_state
@@ -123,6 +124,37 @@ def test_sigterm_while_the_problem_is_built_is_one_line(tmp_path):
     assert proc.returncode == 143, err
     assert err.strip().splitlines() == ["gfopt: terminated (SIGTERM) outside the search; run the same command to "
                                         "start or resume"], err
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_the_bootstrap_keeps_the_finished_resamples_and_resumes_to_the_same_result(tmp_path):
+    """The bootstrap runs after the search: Ctrl-C there is one line, and the rerun continues the resamples."""
+    args = ["problem=dag_topo", "problem.data.d=20", "problem.data.n=400", "problem.bootstrap.samples=40"]
+    ref_dir = tmp_path / "ref"
+    assert gfopt(*args, f"hydra.run.dir={ref_dir}", cwd=tmp_path).returncode == 0
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "gfopt", *args, f"hydra.run.dir={run_dir}"], cwd=tmp_path,
+                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    state = run_dir / "bootstrap_state.npz"
+    deadline = time.time() + 120
+    while not state.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.005)
+    assert proc.poll() is None, "the run ended before the bootstrap could be stopped"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == ["gfopt: interrupted outside the search; run the same command to start or "
+                                        "resume"], err
+    assert not (run_dir / "result.json").exists()
+    with np.load(state) as z:
+        assert 1 <= int(z["done"]) < 40
+    resumed = gfopt(*args, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "bootstrap: resuming at resample" in (run_dir / "gfopt.log").read_text()
+    assert result(run_dir) == result(ref_dir)
+    np.testing.assert_array_equal(np.loadtxt(run_dir / "edge_frequencies.csv", delimiter=",", dtype=str),
+                                  np.loadtxt(ref_dir / "edge_frequencies.csv", delimiter=",", dtype=str))
 
 
 @pytest.mark.slow

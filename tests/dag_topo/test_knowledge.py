@@ -100,3 +100,37 @@ def test_bootstrap_frequencies_are_counts_over_resamples(tmp_path):
     strong = (np.abs(ds.W_true) > 1.0) & (ds.B_true != 0)
     found = (freq + freq.T)[strong]  # the skeleton edge, in either direction
     assert np.all(found >= 0.75)
+
+
+def test_bootstrap_stopped_midway_resumes_to_the_uninterrupted_frequencies(tmp_path, monkeypatch):
+    """Counts are saved after every resample; a rerun after Ctrl-C continues and ends with the same frequencies."""
+    from gfopt.core.engine import run as run_search
+    from gfopt.errors import InputError
+    from gfopt.problems.dag_topo import bootstrap
+
+    ds = simulate("ER", 2, 6, 200, "gauss", "linear", 4)
+    p = DagTopoProblem(dataset=ds)
+    run_search(p, LocalSearchEngine(restarts=0), np.random.default_rng(0))
+    whole = bootstrap.edge_frequencies(p, 5, seed=2)
+
+    state = tmp_path / "bootstrap_state.npz"
+    save = bootstrap._save_counts
+
+    def save_then_stop(path, counts, done, samples, seed):
+        save(path, counts, done, samples, seed)
+        if done == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(bootstrap, "_save_counts", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        bootstrap.edge_frequencies(p, 5, seed=2, state_path=state)
+    monkeypatch.setattr(bootstrap, "_save_counts", save)
+    with np.load(state) as z:
+        assert int(z["done"]) == 2
+    np.testing.assert_array_equal(bootstrap.edge_frequencies(p, 5, seed=2, state_path=state), whole)
+    # a state written for another seed is not reused; a damaged file is one line naming it
+    other = bootstrap.edge_frequencies(p, 5, seed=3)
+    np.testing.assert_array_equal(bootstrap.edge_frequencies(p, 5, seed=3, state_path=state), other)
+    state.write_bytes(state.read_bytes()[:40])
+    with pytest.raises(InputError, match="bootstrap_state.npz: bootstrap state cannot be read.*delete it"):
+        bootstrap.edge_frequencies(p, 5, seed=2, state_path=state)

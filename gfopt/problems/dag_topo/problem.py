@@ -478,9 +478,11 @@ class DagTopoProblem(Problem):
                 out["metrics"]["cpdag_shd"] = cpdag_shd(dag_to_cpdag(self.dataset.B_true), C)
         bc = self.bootstrap_cfg
         if bc.samples > 0:
+            from gfopt.core.callbacks import progress_enabled
             from gfopt.problems.dag_topo.bootstrap import draw_frequencies, edge_frequencies
 
-            freq = edge_frequencies(self, bc.samples, bc.seed if bc.seed is not None else self.data_cfg.seed)
+            freq = edge_frequencies(self, bc.samples, bc.seed if bc.seed is not None else self.data_cfg.seed,
+                                    state_path=outdir / "bootstrap_state.npz", progress=progress_enabled("auto"))
             write_weights_csv(freq, self.names, outdir / "edge_frequencies.csv")
             draw_frequencies(freq, self.names, outdir / "edge_frequencies.png")
             E = W_est != 0
