@@ -2,22 +2,32 @@
 
 Used for the sparse least-squares default (`score.select=bic`), the unit-free `bic` score and any run with
 knowledge (forbidden parents are never candidates, required ones always kept). Node fits are cached by (node,
-predecessors that are candidates), so a swap of positions a < b refits the two moved nodes and only those middle
-nodes whose candidate set contains one of them.
+predecessors that are candidates). A swap of positions a < b refits the two moved nodes and only those middle
+nodes whose grow-shrink could see the change (`sensitivity`: the node leaving was on their grow path, or the node
+arriving would have been picked); an insertion likewise. Fits that are needed come from a `GrowTree`, which shares
+the grow steps between masks. All of it gives the plain batch grow-shrink's numbers bit for bit.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 
+from gfopt.problems.dag_topo.grow_tree import GrowTree
 from gfopt.problems.dag_topo.scores import CACHE_LIMIT, OrderFit, Score, least_squares_grad
 from gfopt.problems.dag_topo.selection import (
+    Fit,
     Transform,
+    grow_sensitivity,
     grow_shrink_batch,
     log_likelihood_cost,
     residual_variance,
     screen,
 )
+
+SENSITIVITY_ORDERS = 8
+"""Orders whose `ParentSetScore.sensitivity` is kept (the search scores many moves of one order in a row)."""
 
 
 class ParentSetScore(Score):
@@ -44,6 +54,9 @@ class ParentSetScore(Score):
         self.candidates = allowed
         self._screened = allowed.copy()
         self._cache: dict[tuple[int, bytes], tuple[float, np.ndarray, np.ndarray]] = {}
+        self._shrunk: dict[tuple[int, bytes], Fit] = {}  # shrink results by (node, grown set): S and penalty only
+        self._tree = GrowTree(S, cost, self.penalty, self._shrunk)  # grow paths shared between masks
+        self._sensitive: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self.node_fits_done = 0
 
     def add_candidates(self, extra: np.ndarray) -> None:
@@ -51,11 +64,13 @@ class ParentSetScore(Score):
         allowed = self._allowed & np.asarray(extra, dtype=bool)
         self.candidates = self.candidates | allowed
         self._cache.clear()
+        self._sensitive.clear()
 
     def set_extra_candidates(self, extra: np.ndarray) -> None:
         """Candidates = the screened ones plus `extra` (allowed pairs only); cached fits are dropped."""
         self.candidates = self._screened | (self._allowed & np.asarray(extra, dtype=bool))
         self._cache.clear()
+        self._sensitive.clear()
 
     def node_fit(self, j: int, predecessors: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """(cost, parents, weights) of node j given a boolean mask of its predecessors (cached)."""
@@ -73,9 +88,10 @@ class ParentSetScore(Score):
             uniq = sorted(set(todo))
             if len(self._cache) + len(uniq) > CACHE_LIMIT:
                 self._cache.clear()
+            if len(self._shrunk) + len(uniq) > CACHE_LIMIT:
+                self._shrunk.clear()
             if self.select:
-                fits = grow_shrink_batch(self.S, nodes[uniq], masks[uniq], self.cost, self.penalty,
-                                         self.required[:, nodes[uniq]].T)
+                fits = self._select(nodes[uniq], masks[uniq])
             else:
                 fits = []
                 for r in uniq:
@@ -87,6 +103,52 @@ class ParentSetScore(Score):
                 self._cache[keys[r]] = fit
             for r in miss:
                 out[r] = self._cache[keys[r]]
+        return out
+
+    def sensitivity(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(path, intrude) in position space for `order`: [s, q] says the node at q matters to the fit at s.
+
+        path[s, q]: dropping the node at q from the predecessors of the node at s can change its fit; intrude[s, q]:
+        adding it can (see `selection.grow_sensitivity`). A move that only drops non-path and adds non-intruding
+        nodes leaves a node's fit, and its cost, exactly as in the base order, so the move scoring skips it. Nodes
+        with required parents, and `select=False`, count every candidate as both. Cached for the last few orders.
+        """
+        order = np.asarray(order, dtype=np.int64)
+        key = order.tobytes()
+        hit = self._sensitive.get(key)
+        if hit is not None:
+            self._sensitive.move_to_end(key)
+            return hit
+        d = self.d
+        prefix = np.zeros((d, d), dtype=bool)  # prefix[k, i]: node i sits at a position < k
+        prefix[:, order] = np.tril(np.ones((d, d), dtype=bool), -1)
+        wide = self.candidates[:, order].T
+        path, intrude = wide.copy(), wide.copy()
+        plain = ~self.required[:, order].any(axis=0) if self.select else np.zeros(d, dtype=bool)
+        if plain.any():
+            path[plain], intrude[plain] = grow_sensitivity(self.S, order[plain], (prefix & wide)[plain], wide[plain],
+                                                           self.cost, self.penalty)
+        hit = (path[:, order], intrude[:, order])
+        self._sensitive[key] = hit
+        if len(self._sensitive) > SENSITIVITY_ORDERS:
+            self._sensitive.popitem(last=False)
+        return hit
+
+    def _select(self, nodes: np.ndarray, masks: np.ndarray) -> list[Fit]:
+        """Grow-shrink fits: by the shared grow tree, or the batch grow for nodes with required parents."""
+        req = self.required[:, nodes].T & masks
+        plain = ~self.required[:, nodes].any(axis=0)
+        out: list = [None] * len(nodes)
+        for rows, fits in ((np.flatnonzero(plain), self._tree.fits), (np.flatnonzero(~plain), None)):
+            if not len(rows):
+                continue
+            if fits is None:
+                done = grow_shrink_batch(self.S, nodes[rows], masks[rows], self.cost, self.penalty, req[rows],
+                                         self._shrunk)
+            else:
+                done = fits(nodes[rows], masks[rows])
+            for r, fit in zip(rows.tolist(), done, strict=True):
+                out[r] = fit
         return out
 
     def fit_order(self, order: np.ndarray) -> OrderFit:
@@ -107,11 +169,11 @@ class ParentSetScore(Score):
         prefix = np.zeros((d + 1, d), dtype=bool)  # prefix[p, i]: node i sits at a position < p
         prefix[:d, order] = np.tril(np.ones((d, d), dtype=bool), -1)
         prefix[d] = True
-        cand_pos = self.candidates[np.ix_(order, order)]  # cand_pos[q, p]: node at q may be a parent of node at p
+        path, intrude = self.sensitivity(order)
         swap_of, pos_of, nodes, preds = [], [], [], []
         for c, (lo, hi) in enumerate(zip(np.asarray(a).tolist(), np.asarray(b).tolist(), strict=True)):
             x, y = order[lo], order[hi]
-            mids = lo + 1 + np.flatnonzero(cand_pos[lo, lo + 1:hi] | cand_pos[hi, lo + 1:hi])
+            mids = lo + 1 + np.flatnonzero(path[lo + 1:hi, lo] | intrude[lo + 1:hi, hi])  # the others keep their fit
             pm = prefix[mids].copy()
             pm[:, x] = False
             pm[:, y] = True
@@ -142,7 +204,7 @@ class ParentSetScore(Score):
         prefix = np.zeros((d + 1, d), dtype=bool)  # prefix[k, i]: node i sits at a position < k
         prefix[:d, order] = np.tril(np.ones((d, d), dtype=bool), -1)
         prefix[d] = True
-        cand_pos = self.candidates[np.ix_(order, order)]  # cand_pos[q, s]: node at q may be a parent of node at s
+        path, intrude = self.sensitivity(order)
         ps = np.unique(src)
         nodes, preds, owner, kind, where = [], [], [], [], []
         for r, p in enumerate(ps.tolist()):
@@ -154,8 +216,8 @@ class ParentSetScore(Score):
             owner.append(np.full(d, r))
             kind.append(np.zeros(d, dtype=np.int8))
             where.append(np.arange(d))
-            left = np.flatnonzero(cand_pos[p, :p])  # these gain x when t <= s
-            right = p + 1 + np.flatnonzero(cand_pos[p, p + 1:])  # these lose x when t >= s
+            left = np.flatnonzero(intrude[:p, p])  # these gain x when t <= s (the others keep their fit)
+            right = p + 1 + np.flatnonzero(path[p + 1:, p])  # these lose x when t >= s
             for group, k, add in ((left, 1, True), (right, 2, False)):
                 m = prefix[group].copy()
                 m[:, x] = add

@@ -1,0 +1,156 @@
+"""Grow paths shared between candidate masks (as BOSS's grow-shrink trees): `GrowTree`.
+
+Grow-shrink's grow stage (`selection._grow_shrink_chunk`) adds, step by step, the candidate with the largest gain
+colj^2 / diag, where colj and diag are S's entries given the parents chosen so far. Those values depend only on
+the node and the parents chosen so far, not on the mask; the mask only says which candidates may be taken. So
+the states form a tree per node: the root has no parents, and the child of a state for candidate b has b added.
+A state stores every node's gain (over all d nodes); a request (node, mask) walks from the root, taking at each
+state the best gain inside its mask while the cost test accepts it, exactly as the batch grow would, and
+creating the states it needs on the way. Masks that share the first choices share the work, and the shrink
+stage is kept per grown set. The arithmetic is the batch grow's, entry for entry, so the results are
+bit-identical (tests/dag_topo/test_sparse_scores.py compares them on random masks). No required parents here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gfopt.problems.dag_topo.selection import COLLINEAR, MIN_VARIANCE, Fit, Transform, _shrink_batch
+
+TREE_BYTES = 256 * 2**20
+"""The tree's arrays are dropped and regrown (results unchanged) when they would pass this size."""
+
+
+class GrowTree:
+    """Grow states of every node for covariance S, cost f(v, k) and penalty per parent (see module doc)."""
+
+    def __init__(self, S: np.ndarray, cost: Transform, penalty: float, shrunk: dict[tuple[int, bytes], Fit],
+                 max_bytes: int = TREE_BYTES) -> None:
+        self.S, self.cost, self.penalty, self.shrunk = S, cost, float(penalty), shrunk
+        self.d = len(S)
+        self.own = np.diag(S).copy()
+        self.floor = MIN_VARIANCE * self.own
+        self.max_states = max(4 * self.d, max_bytes // (self.d * 41 + 64))
+        self.reset()
+
+    def reset(self) -> None:
+        """Drop every state (memory bound); the next requests rebuild what they need."""
+        d = self.d
+        self.size = 0
+        self.root = np.full(d, -1, dtype=np.int64)
+        self._alloc(self.max_states)
+        self.leaf_fit: dict[int, Fit] = {}
+
+    def _alloc(self, capacity: int) -> None:
+        d, old, n = self.d, getattr(self, "gains", None), self.size
+        fields = {"q": (d, float), "diag": (d, float), "colj": (d, float), "gains": (d, float),
+                  "chosen": (d, bool), "child": (d, np.int32)}  # child: its id + 1, 0 = none
+        for name, (width, dtype) in fields.items():
+            arr = np.zeros((capacity, width), dtype)
+            if old is not None and n:
+                arr[:n] = getattr(self, name)[:n]
+            setattr(self, name, arr)
+        for name, dtype in (("node", np.int64), ("parent", np.int64), ("depth", np.int64), ("v", float),
+                            ("current", float)):
+            arr = np.zeros(capacity, dtype=dtype)
+            if old is not None and n:
+                arr[:n] = getattr(self, name)[:n]
+            setattr(self, name, arr)
+
+    def _new_states(self, count: int) -> np.ndarray:
+        """Ids for `count` new states (growing the arrays)."""
+        need = self.size + count
+        if need > len(self.v):
+            self._alloc(max(need, 2 * len(self.v)))
+        ids = np.arange(self.size, need)
+        self.size = need
+        return ids
+
+    def _gains(self, ids: np.ndarray) -> None:
+        ok = ~self.chosen[ids] & (self.diag[ids] > COLLINEAR * self.own)
+        ok[np.arange(len(ids)), self.node[ids]] = False
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.gains[ids] = np.where(ok, self.colj[ids] ** 2 / np.where(ok, self.diag[ids], 1.0), -np.inf)
+
+    def _roots(self, nodes: np.ndarray) -> np.ndarray:
+        """The root state of each node (created where missing)."""
+        missing = np.unique(nodes[self.root[nodes] < 0])
+        if len(missing):
+            ids = self._new_states(len(missing))
+            self.root[missing] = ids
+            self.node[ids], self.parent[ids], self.depth[ids] = missing, -1, 0
+            self.diag[ids] = self.own
+            self.colj[ids] = self.S[:, missing].T
+            self.chosen[ids] = False
+            self.child[ids] = 0
+            zero = np.zeros(len(ids), dtype=np.int64)
+            self.v[ids] = np.maximum(self.S[missing, missing], self.floor[missing])
+            self.current[ids] = self.cost(self.v[ids], zero) + self.penalty * zero
+            self._gains(ids)
+        return self.root[nodes]
+
+    def _children(self, parents: np.ndarray, pivots: np.ndarray, v: np.ndarray, current: np.ndarray) -> np.ndarray:
+        """New states: `parents[i]` (all at one depth) plus `pivots[i]`, with the accepted v and cost."""
+        ids = self._new_states(len(parents))
+        nodes = self.node[parents]
+        depth = int(self.depth[parents[0]]) if len(parents) else 0
+        chain = [parents]  # the states whose pivots came before, deepest first
+        for _ in range(depth - 1):
+            chain.append(self.parent[chain[-1]])
+        col = self.S[:, pivots].T.copy()
+        rows = np.arange(len(parents))
+        for a in reversed(chain[:depth]):
+            col -= self.q[a] * self.q[a, pivots][:, None]
+        q = col / np.sqrt(col[rows, pivots])[:, None]
+        self.q[ids] = q
+        self.diag[ids] = self.diag[parents] - q**2
+        self.colj[ids] = self.colj[parents] - q * q[rows, nodes][:, None]
+        self.chosen[ids] = self.chosen[parents]
+        self.chosen[ids, pivots] = True
+        self.child[ids] = 0
+        self.child[parents, pivots] = ids + 1
+        self.node[ids], self.parent[ids], self.depth[ids] = nodes, parents, depth + 1
+        self.v[ids], self.current[ids] = v, current
+        self._gains(ids)
+        return ids
+
+    def grow(self, nodes: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        """The final grow state of each request (node, candidate mask)."""
+        if self.size > self.max_states:
+            self.reset()
+        nodes = np.asarray(nodes, dtype=np.int64)
+        ids = self._roots(nodes)
+        live = np.arange(len(nodes))
+        while len(live):
+            at = ids[live]
+            g_all = np.where(masks[live], self.gains[at], -np.inf)
+            best = np.argmax(g_all, axis=1)
+            g = g_all[np.arange(len(live)), best]
+            fin = np.isfinite(g)
+            k = self.depth[at]
+            v_new = np.maximum(self.v[at] - np.where(fin, g, 0.0), self.floor[nodes[live]])
+            new = self.cost(v_new, k + 1) + self.penalty * (k + 1)
+            cur = self.current[at]
+            accept = fin & (new < cur - 1e-15 * np.abs(cur))
+            live, at, best, v_new, new = live[accept], at[accept], best[accept], v_new[accept], new[accept]
+            nxt = self.child[at, best].astype(np.int64) - 1
+            miss = np.flatnonzero(nxt < 0)
+            if len(miss):
+                key = at[miss] * self.d + best[miss]
+                _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+                made = self._children(at[miss[first]], best[miss[first]], v_new[miss[first]], new[miss[first]])
+                nxt[miss] = made[inv.ravel()]
+            ids[live] = nxt
+        return ids
+
+    def fits(self, nodes: np.ndarray, masks: np.ndarray) -> list[Fit]:
+        """(cost, parents, weights) of each request: the grow by the tree, then the shrink (kept per grown set)."""
+        leaves = self.grow(nodes, masks)
+        todo = np.unique(leaves[[int(x) not in self.leaf_fit for x in leaves.tolist()]])
+        if len(todo):
+            parents = [np.flatnonzero(c) for c in self.chosen[todo]]
+            at = self.node[todo]
+            fits = _shrink_batch(self.S, at, parents, self.cost, self.penalty,
+                                 np.zeros((len(todo), self.d), dtype=bool), self.floor[at], self.shrunk)
+            self.leaf_fit.update(zip(todo.tolist(), fits, strict=True))
+        return [self.leaf_fit[x] for x in leaves.tolist()]
