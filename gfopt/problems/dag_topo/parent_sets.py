@@ -53,7 +53,7 @@ class ParentSetScore(Score):
             allowed = screen(S, log_likelihood_cost, screen_penalty, allowed, n) | self.required
         self.candidates = allowed
         self._screened = allowed.copy()
-        self._cache: dict[tuple[int, bytes], tuple[float, np.ndarray, np.ndarray]] = {}
+        self._cache: dict[bytes, Fit] = {}  # by (node, candidate mask): see `_keys`
         self._shrunk: dict[tuple[int, bytes], Fit] = {}  # shrink results by (node, grown set): S and penalty only
         self._tree = GrowTree(S, cost, self.penalty, self._shrunk)  # grow paths shared between masks
         self._sensitive: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
@@ -79,11 +79,11 @@ class ParentSetScore(Score):
     def node_fits(self, nodes: np.ndarray, predecessors: np.ndarray) -> list[tuple[float, np.ndarray, np.ndarray]]:
         """`node_fit` for many requests; the cache misses are fitted in one vectorized batch."""
         masks = predecessors & self.candidates[:, nodes].T
-        keys = [(int(j), k) for j, k in zip(nodes.tolist(), map(bytes, np.packbits(masks, axis=1)), strict=True)]
+        keys = self._keys(nodes, masks)
         out: list = [self._cache.get(k) for k in keys]
         miss = [r for r, hit in enumerate(out) if hit is None]
         if miss:
-            first: dict[tuple[int, bytes], int] = {}
+            first: dict[bytes, int] = {}
             todo = [first.setdefault(keys[r], r) for r in miss]
             uniq = sorted(set(todo))
             if len(self._cache) + len(uniq) > CACHE_LIMIT:
@@ -104,6 +104,19 @@ class ParentSetScore(Score):
             for r in miss:
                 out[r] = self._cache[keys[r]]
         return out
+
+    def node_costs(self, nodes: np.ndarray, predecessors: np.ndarray) -> np.ndarray:
+        """The costs of `node_fits` as an array (what move scoring needs)."""
+        fits = self.node_fits(np.asarray(nodes, dtype=np.int64), predecessors)
+        return np.fromiter((f[0] for f in fits), dtype=float, count=len(fits))
+
+    @staticmethod
+    def _keys(nodes: np.ndarray, masks: np.ndarray) -> list[bytes]:
+        """One bytes key per request: the node (8 bytes) and its packed candidate mask."""
+        rows = np.concatenate([np.asarray(nodes, dtype=np.int64)[:, None].view(np.uint8),
+                               np.packbits(masks, axis=1)], axis=1)
+        rows = np.ascontiguousarray(rows)
+        return rows.view(np.dtype((np.void, rows.shape[1]))).ravel().tolist()
 
     def sensitivity(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(path, intrude) in position space for `order`: [s, q] says the node at q matters to the fit at s.
@@ -170,24 +183,23 @@ class ParentSetScore(Score):
         prefix[:d, order] = np.tril(np.ones((d, d), dtype=bool), -1)
         prefix[d] = True
         path, intrude = self.sensitivity(order)
-        swap_of, pos_of, nodes, preds = [], [], [], []
-        for c, (lo, hi) in enumerate(zip(np.asarray(a).tolist(), np.asarray(b).tolist(), strict=True)):
-            x, y = order[lo], order[hi]
-            mids = lo + 1 + np.flatnonzero(path[lo + 1:hi, lo] | intrude[lo + 1:hi, hi])  # the others keep their fit
-            pm = prefix[mids].copy()
-            pm[:, x] = False
-            pm[:, y] = True
-            px = prefix[hi + 1].copy()
-            px[x] = False
-            k = 2 + len(mids)
-            swap_of.extend([c] * k)
-            pos_of.extend([hi, lo, *mids.tolist()])  # the base position whose cost each new fit replaces
-            nodes.extend([y, x, *order[mids].tolist()])
-            preds.extend([prefix[lo][None, :], px[None, :], pm])
-        fits = self.node_fits(np.array(nodes, dtype=np.int64), np.concatenate(preds))
-        new = np.array([f[0] for f in fits])
-        delta = new - base.costs[np.array(pos_of, dtype=np.int64)]
-        return base.score + np.bincount(np.array(swap_of), weights=delta, minlength=len(a))
+        lo, hi = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        x, y = order[lo], order[hi]
+        span = np.arange(d)
+        # the middle positions whose fit can change (the others keep theirs): swap c, position s
+        c_mid, s_mid = np.nonzero((path[:, lo].T | intrude[:, hi].T) & (span > lo[:, None]) & (span < hi[:, None]))
+        pm = prefix[s_mid]
+        pm[np.arange(len(s_mid)), x[c_mid]] = False
+        pm[np.arange(len(s_mid)), y[c_mid]] = True
+        px = prefix[hi + 1]
+        px[np.arange(len(lo)), x] = False
+        # per swap the new fits come in the order y, x, middles by position (the order the deltas are summed in)
+        swap_of = np.concatenate([np.arange(len(lo)), np.arange(len(lo)), c_mid])
+        pos_of = np.concatenate([hi, lo, s_mid])  # the base position whose cost each new fit replaces
+        nodes = np.concatenate([y, x, order[s_mid]])
+        new = self.node_costs(nodes, np.concatenate([prefix[lo], px, pm]))
+        delta = new - base.costs[pos_of]
+        return base.score + np.bincount(swap_of, weights=delta, minlength=len(lo))
 
     def insert_scores(self, base: OrderFit, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """Scores of the orders that move the node at position src[c] to position dst[c] of `base.order`.
@@ -227,8 +239,7 @@ class ParentSetScore(Score):
                 kind.append(np.full(len(group), k, dtype=np.int8))
                 where.append(group)
         nodes_a, owner_a, kind_a, where_a = (np.concatenate(v) for v in (nodes, owner, kind, where))
-        fits = self.node_fits(nodes_a.astype(np.int64), np.concatenate(preds))
-        cost = np.array([f[0] for f in fits])
+        cost = self.node_costs(nodes_a, np.concatenate(preds))
         table = np.zeros((len(ps), d))  # table[r, t]: score with x = order[ps[r]] at index t of o
         k0 = kind_a == 0
         table[owner_a[k0], where_a[k0]] = cost[k0]
