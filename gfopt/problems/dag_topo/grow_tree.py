@@ -18,7 +18,7 @@ import numpy as np
 from gfopt.problems.dag_topo.selection import COLLINEAR, MIN_VARIANCE, Fit, Transform, _shrink_batch
 
 TREE_BYTES = 256 * 2**20
-"""The tree's arrays are dropped and regrown (results unchanged) when they would pass this size."""
+"""The tree's states are dropped (results unchanged) when a batch starts with more than this many bytes of them."""
 
 
 class GrowTree:
@@ -38,7 +38,7 @@ class GrowTree:
         d = self.d
         self.size = 0
         self.root = np.full(d, -1, dtype=np.int64)
-        self._alloc(self.max_states)
+        self._alloc(2 * self.max_states)  # zero-filled: pages cost memory only once a state is written there
         self.leaf_fit: dict[int, Fit] = {}
 
     def _alloc(self, capacity: int) -> None:
@@ -66,11 +66,13 @@ class GrowTree:
         self.size = need
         return ids
 
-    def _gains(self, ids: np.ndarray) -> None:
-        ok = ~self.chosen[ids] & (self.diag[ids] > COLLINEAR * self.own)
-        ok[np.arange(len(ids)), self.node[ids]] = False
+    def _gains(self, ids: np.ndarray, nodes: np.ndarray, diag: np.ndarray, colj: np.ndarray,
+               chosen: np.ndarray) -> None:
+        """Store the gains colj^2 / diag of states `ids` (-inf: taken, collinear, or the node itself)."""
+        ok = ~chosen & (diag > COLLINEAR * self.own)
+        ok[np.arange(len(ids)), nodes] = False
         with np.errstate(divide="ignore", invalid="ignore"):
-            self.gains[ids] = np.where(ok, self.colj[ids] ** 2 / np.where(ok, self.diag[ids], 1.0), -np.inf)
+            self.gains[ids] = np.where(ok, colj**2 / np.where(ok, diag, 1.0), -np.inf)
 
     def _roots(self, nodes: np.ndarray) -> np.ndarray:
         """The root state of each node (created where missing)."""
@@ -86,7 +88,7 @@ class GrowTree:
             zero = np.zeros(len(ids), dtype=np.int64)
             self.v[ids] = np.maximum(self.S[missing, missing], self.floor[missing])
             self.current[ids] = self.cost(self.v[ids], zero) + self.penalty * zero
-            self._gains(ids)
+            self._gains(ids, missing, self.diag[ids], self.colj[ids], self.chosen[ids])
         return self.root[nodes]
 
     def _children(self, parents: np.ndarray, pivots: np.ndarray, v: np.ndarray, current: np.ndarray) -> np.ndarray:
@@ -94,24 +96,29 @@ class GrowTree:
         ids = self._new_states(len(parents))
         nodes = self.node[parents]
         depth = int(self.depth[parents[0]]) if len(parents) else 0
-        chain = [parents]  # the states whose pivots came before, deepest first
-        for _ in range(depth - 1):
-            chain.append(self.parent[chain[-1]])
+        chain = np.empty((depth, len(parents)), dtype=np.int64)  # the states whose pivots came before, in order
+        at = parents
+        for t in range(depth - 1, -1, -1):
+            chain[t] = at
+            at = self.parent[at]
         col = self.S[:, pivots].T.copy()
         rows = np.arange(len(parents))
-        for a in reversed(chain[:depth]):
-            col -= self.q[a] * self.q[a, pivots][:, None]
+        if depth:
+            Q = self.q[chain]  # (depth, requests, d)
+            coef = Q[:, rows, pivots]
+            for t in range(depth):
+                col -= Q[t] * coef[t][:, None]
         q = col / np.sqrt(col[rows, pivots])[:, None]
-        self.q[ids] = q
-        self.diag[ids] = self.diag[parents] - q**2
-        self.colj[ids] = self.colj[parents] - q * q[rows, nodes][:, None]
-        self.chosen[ids] = self.chosen[parents]
-        self.chosen[ids, pivots] = True
+        diag = self.diag[parents] - q**2
+        colj = self.colj[parents] - q * q[rows, nodes][:, None]
+        chosen = self.chosen[parents]
+        chosen[rows, pivots] = True
+        self.q[ids], self.diag[ids], self.colj[ids], self.chosen[ids] = q, diag, colj, chosen
         self.child[ids] = 0
         self.child[parents, pivots] = ids + 1
         self.node[ids], self.parent[ids], self.depth[ids] = nodes, parents, depth + 1
         self.v[ids], self.current[ids] = v, current
-        self._gains(ids)
+        self._gains(ids, nodes, diag, colj, chosen)
         return ids
 
     def grow(self, nodes: np.ndarray, masks: np.ndarray) -> np.ndarray:
