@@ -53,7 +53,7 @@ def test_grow_tree_is_unchanged_by_its_memory_bound():
     d = 12
     S = covariance(3, d, 40)
     rng = np.random.default_rng(4)
-    small = GrowTree(S, least_squares_cost, 0.002, {}, max_bytes=1)  # keeps at most 4d states
+    small = GrowTree(S, least_squares_cost, 0.002, {}, max_bytes=1)  # 4d states, chunks of 16: resets between chunks
     for _ in range(4):
         nodes = rng.integers(0, d, size=20)
         masks = rng.random((20, d)) < 0.7

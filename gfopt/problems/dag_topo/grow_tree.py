@@ -19,6 +19,8 @@ from gfopt.problems.dag_topo.selection import COLLINEAR, MIN_VARIANCE, Fit, Tran
 
 TREE_BYTES = 256 * 2**20
 """The tree's states are dropped (results unchanged) when a batch starts with more than this many bytes of them."""
+CHUNK_DIVISOR = 16
+"""Requests grown at once: the state budget over this (a request adds at most its grow depth in states)."""
 
 
 class GrowTree:
@@ -151,7 +153,18 @@ class GrowTree:
         return ids
 
     def fits(self, nodes: np.ndarray, masks: np.ndarray) -> list[Fit]:
-        """(cost, parents, weights) of each request: the grow by the tree, then the shrink (kept per grown set)."""
+        """(cost, parents, weights) of each request: the grow by the tree, then the shrink (kept per grown set).
+
+        In chunks of requests, so that one call's new states stay near the memory budget (a chunk may start by
+        dropping the states: its results are taken first).
+        """
+        step = max(16, self.max_states // CHUNK_DIVISOR)
+        out: list[Fit] = []
+        for lo in range(0, len(nodes), step):
+            out.extend(self._fits(nodes[lo:lo + step], masks[lo:lo + step]))
+        return out
+
+    def _fits(self, nodes: np.ndarray, masks: np.ndarray) -> list[Fit]:
         leaves = self.grow(nodes, masks)
         todo = np.unique(leaves[[int(x) not in self.leaf_fit for x in leaves.tolist()]])
         if len(todo):
