@@ -223,11 +223,18 @@ class ParentSetScore(Score):
             x = order[p]
             own = np.concatenate([prefix[:p], prefix[p + 1:]])  # x at index t of o: its predecessors o[:t]
             own[p:, x] = False
-            nodes.append(np.full(d, x))
-            preds.append(own)
-            owner.append(np.full(d, r))
-            kind.append(np.zeros(d, dtype=np.int8))
-            where.append(np.arange(d))
+            # t < p drops the nodes at p's positions t..p-1, t > p adds those at p+1..t: x keeps its fit while no
+            # dropped one is on its grow path and no added one intrudes (the table starts at its base cost)
+            on_path = np.flatnonzero(path[p, :p])
+            keep_from = on_path[-1] + 1 if len(on_path) else 0
+            intruders = np.flatnonzero(intrude[p, p + 1:])
+            keep_to = p + intruders[0] if len(intruders) else d - 1
+            ts = np.flatnonzero((np.arange(d) < keep_from) | (np.arange(d) > keep_to))
+            nodes.append(np.full(len(ts), x))
+            preds.append(own[ts])
+            owner.append(np.full(len(ts), r))
+            kind.append(np.zeros(len(ts), dtype=np.int8))
+            where.append(ts)
             left = np.flatnonzero(intrude[:p, p])  # these gain x when t <= s (the others keep their fit)
             right = p + 1 + np.flatnonzero(path[p + 1:, p])  # these lose x when t >= s
             for group, k, add in ((left, 1, True), (right, 2, False)):
@@ -240,7 +247,7 @@ class ParentSetScore(Score):
                 where.append(group)
         nodes_a, owner_a, kind_a, where_a = (np.concatenate(v) for v in (nodes, owner, kind, where))
         cost = self.node_costs(nodes_a, np.concatenate(preds))
-        table = np.zeros((len(ps), d))  # table[r, t]: score with x = order[ps[r]] at index t of o
+        table = np.repeat(base.costs[ps][:, None], d, axis=1)  # table[r, t]: score with x = order[ps[r]] at index t
         k0 = kind_a == 0
         table[owner_a[k0], where_a[k0]] = cost[k0]
         table += (base.score - base.costs[ps])[:, None]
