@@ -191,13 +191,19 @@ class ParentSetScore(Score):
         pm = prefix[s_mid]
         pm[np.arange(len(s_mid)), x[c_mid]] = False
         pm[np.arange(len(s_mid)), y[c_mid]] = True
-        px = prefix[hi + 1]
-        px[np.arange(len(lo)), x] = False
+        # y moves to lo and loses the nodes at lo..hi-1, x moves to hi and gains those at lo+1..hi: each keeps its
+        # fit (a delta of exactly 0) unless one of them is on its grow path / intrudes
+        on_path = np.concatenate([np.zeros((d, 1), dtype=np.int64), np.cumsum(path, axis=1)], axis=1)
+        intruding = np.concatenate([np.zeros((d, 1), dtype=np.int64), np.cumsum(intrude, axis=1)], axis=1)
+        fit_y = np.flatnonzero(on_path[hi, hi] > on_path[hi, lo])
+        fit_x = np.flatnonzero(intruding[lo, hi + 1] > intruding[lo, lo + 1])
+        px = prefix[hi[fit_x] + 1]
+        px[np.arange(len(fit_x)), x[fit_x]] = False
         # per swap the new fits come in the order y, x, middles by position (the order the deltas are summed in)
-        swap_of = np.concatenate([np.arange(len(lo)), np.arange(len(lo)), c_mid])
-        pos_of = np.concatenate([hi, lo, s_mid])  # the base position whose cost each new fit replaces
-        nodes = np.concatenate([y, x, order[s_mid]])
-        new = self.node_costs(nodes, np.concatenate([prefix[lo], px, pm]))
+        swap_of = np.concatenate([fit_y, fit_x, c_mid])
+        pos_of = np.concatenate([hi[fit_y], lo[fit_x], s_mid])  # the base position whose cost each new fit replaces
+        nodes = np.concatenate([y[fit_y], x[fit_x], order[s_mid]])
+        new = self.node_costs(nodes, np.concatenate([prefix[lo[fit_y]], px, pm]))
         delta = new - base.costs[pos_of]
         return base.score + np.bincount(swap_of, weights=delta, minlength=len(lo))
 
