@@ -98,3 +98,26 @@ def test_masks_that_avoid_path_and_intruders_keep_their_fit(kind):
         moved = grow_shrink_batch(S, nodes, masks ^ flip, cost, 0.01)
         changed += sum(not same([a], [b]) for a, b in zip(moved, base, strict=True))
     assert changed > 0
+
+
+@pytest.mark.parametrize("kind", ["least_squares", "bic"])
+def test_move_scores_with_the_sensitivity_filter_equal_refitting_every_node(kind, monkeypatch):
+    """Swap and insertion scores bit for bit against the same scoring that refits every node (no filter)."""
+    from gfopt.problems.dag_topo.data import simulate
+    from gfopt.problems.dag_topo.parent_sets import ParentSetScore
+    from gfopt.problems.dag_topo.problem import DagTopoProblem
+
+    d = 12
+    ds = simulate("ER", 4, d, 2 * d, "gauss", "linear", 3)
+    p = DagTopoProblem(score={"type": kind}, dataset=ds)
+    rng = np.random.default_rng(5)
+    p.initial(1, rng)
+    a, b = np.triu_indices(d, 1)
+    src, dst = np.nonzero(~np.eye(d, dtype=bool))
+    orders = [rng.permutation(d) for _ in range(4)]
+    fast = [(p.score.swap_scores(p.fit(o), a, b), p.score.insert_scores(p.fit(o), src, dst)) for o in orders]
+    everything = np.ones((d, d), dtype=bool)
+    monkeypatch.setattr(ParentSetScore, "sensitivity", lambda self, order: (everything, everything))
+    for o, (swaps, inserts) in zip(orders, fast, strict=True):
+        assert np.array_equal(p.score.swap_scores(p.fit(o), a, b), swaps)
+        assert np.array_equal(p.score.insert_scores(p.fit(o), src, dst), inserts)
