@@ -17,7 +17,7 @@ import numpy as np
 
 from gfopt.problems.dag_topo.selection import COLLINEAR, MIN_VARIANCE, Fit, Transform, _shrink_batch
 
-TREE_BYTES = 256 * 2**20
+TREE_BYTES = 512 * 2**20
 """The tree's states are dropped (results unchanged) when a batch starts with more than this many bytes of them."""
 CHUNK_DIVISOR = 16
 """Requests grown at once: the state budget over this (a request adds at most its grow depth in states)."""
