@@ -86,7 +86,6 @@ class GrowTree:
             self.diag[ids] = self.own
             self.colj[ids] = self.S[:, missing].T
             self.chosen[ids] = False
-            self.child[ids] = 0
             zero = np.zeros(len(ids), dtype=np.int64)
             self.v[ids] = np.maximum(self.S[missing, missing], self.floor[missing])
             self.current[ids] = self.cost(self.v[ids], zero) + self.penalty * zero
@@ -116,7 +115,6 @@ class GrowTree:
         chosen = self.chosen[parents]
         chosen[rows, pivots] = True
         self.q[ids], self.diag[ids], self.colj[ids], self.chosen[ids] = q, diag, colj, chosen
-        self.child[ids] = 0
         self.child[parents, pivots] = ids + 1
         self.node[ids], self.parent[ids], self.depth[ids] = nodes, parents, depth + 1
         self.v[ids], self.current[ids] = v, current
