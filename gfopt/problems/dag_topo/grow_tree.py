@@ -19,6 +19,8 @@ from gfopt.problems.dag_topo.selection import COLLINEAR, MIN_VARIANCE, Fit, Tran
 
 TREE_BYTES = 512 * 2**20
 """The tree's states are dropped (results unchanged) when a batch starts with more than this many bytes of them."""
+INITIAL_STATES_PER_NODE = 1024
+"""Room for states made at first, per node (a small d does not reserve the whole budget)."""
 CHUNK_DIVISOR = 16
 """Requests grown at once: the state budget over this (a request adds at most its grow depth in states)."""
 
@@ -40,7 +42,9 @@ class GrowTree:
         d = self.d
         self.size = 0
         self.root = np.full(d, -1, dtype=np.int64)
-        self._alloc(2 * self.max_states)  # zero-filled: pages cost memory only once a state is written there
+        # zero-filled, so pages cost memory only once a state is written there; runs up to d = 100 used fewer than
+        # 1000 d states, and a batch that needs more doubles the arrays
+        self._alloc(min(2 * self.max_states, INITIAL_STATES_PER_NODE * d))
         self.leaf_fit: dict[int, Fit] = {}
 
     def _alloc(self, capacity: int) -> None:
