@@ -8,11 +8,11 @@ import pytest
 from gfopt.problems.dag_topo.grow_tree import GrowTree
 from gfopt.problems.dag_topo.selection import (
     UnbiasedCost,
-    _shrink_batch,
     grow_sensitivity,
     grow_shrink_batch,
     least_squares_cost,
     log_likelihood_cost,
+    shrink_batch,
 )
 
 COSTS = {"least_squares": least_squares_cost, "unbiased": UnbiasedCost(least_squares_cost, 40),
@@ -71,8 +71,8 @@ def test_shrink_memo_gives_the_same_results():
         sets = [np.flatnonzero((rng.random(d) < 0.6) & (np.arange(d) != j)) for j in nodes]
         req = np.zeros((25, d), dtype=bool)
         floor = 1e-12 * S[nodes, nodes]
-        plain = _shrink_batch(S, nodes, sets, least_squares_cost, 0.01, req, floor)
-        assert same(_shrink_batch(S, nodes, sets, least_squares_cost, 0.01, req, floor, memo), plain)
+        plain = shrink_batch(S, nodes, sets, least_squares_cost, 0.01, req, floor)
+        assert same(shrink_batch(S, nodes, sets, least_squares_cost, 0.01, req, floor, memo), plain)
 
 
 @pytest.mark.parametrize("kind", sorted(COSTS))

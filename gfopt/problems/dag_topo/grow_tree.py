@@ -8,14 +8,14 @@ A state stores every node's gain (over all d nodes); a request (node, mask) walk
 state the best gain inside its mask while the cost test accepts it, exactly as the batch grow would, and
 creating the states it needs on the way. Masks that share the first choices share the work, and the shrink
 stage is kept per grown set. The arithmetic is the batch grow's, entry for entry, so the results are
-bit-identical (tests/dag_topo/test_sparse_scores.py compares them on random masks). No required parents here.
+bit-identical (tests/dag_topo/test_grow_tree.py compares them on random masks). No required parents here.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from gfopt.problems.dag_topo.selection import COLLINEAR, MIN_VARIANCE, Fit, Transform, _shrink_batch
+from gfopt.problems.dag_topo.selection import COLLINEAR, MIN_VARIANCE, Fit, Transform, shrink_batch
 
 TREE_BYTES = 512 * 2**20
 """The tree's states are dropped (results unchanged) when a batch starts with more than this many bytes of them."""
@@ -48,6 +48,7 @@ class GrowTree:
         self.leaf_fit: dict[int, Fit] = {}
 
     def _alloc(self, capacity: int) -> None:
+        """(Re)allocate the state arrays with room for `capacity` states, keeping the first `size`."""
         d, old, n = self.d, getattr(self, "gains", None), self.size
         fields = {"q": (d, float), "diag": (d, float), "colj": (d, float), "gains": (d, float),
                   "chosen": (d, bool), "child": (d, np.int32)}  # child: its id + 1, 0 = none
@@ -167,12 +168,13 @@ class GrowTree:
         return out
 
     def _fits(self, nodes: np.ndarray, masks: np.ndarray) -> list[Fit]:
+        """`fits` for one chunk: grow, then shrink the grown sets not seen before."""
         leaves = self.grow(nodes, masks)
         todo = np.unique(leaves[[int(x) not in self.leaf_fit for x in leaves.tolist()]])
         if len(todo):
             parents = [np.flatnonzero(c) for c in self.chosen[todo]]
             at = self.node[todo]
-            fits = _shrink_batch(self.S, at, parents, self.cost, self.penalty,
-                                 np.zeros((len(todo), self.d), dtype=bool), self.floor[at], self.shrunk)
+            fits = shrink_batch(self.S, at, parents, self.cost, self.penalty,
+                                np.zeros((len(todo), self.d), dtype=bool), self.floor[at], self.shrunk)
             self.leaf_fit.update(zip(todo.tolist(), fits, strict=True))
         return [self.leaf_fit[x] for x in leaves.tolist()]

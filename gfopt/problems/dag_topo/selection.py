@@ -159,7 +159,7 @@ def _grow_shrink_chunk(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost
         take(r, best[r])
         v[r], current[r] = v_new[r], new[r]
     parents = [idx[r, chosen[r]] for r in range(R)]
-    return _shrink_batch(S, nodes, parents, cost, penalty, req, floor, shrunk)
+    return shrink_batch(S, nodes, parents, cost, penalty, req, floor, shrunk)
 
 
 def grow_sensitivity(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, wide: np.ndarray, cost: Transform,
@@ -188,6 +188,7 @@ def grow_sensitivity(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, wide: 
 
 def _sensitivity_chunk(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, wide: np.ndarray, cost: Transform,
                        penalty: float) -> tuple[np.ndarray, np.ndarray]:
+    """`grow_sensitivity` for one chunk of requests (all d columns at once)."""
     R, d = len(nodes), len(S)
     rows = np.arange(R)
     diag = np.repeat(np.diag(S)[None, :], R, axis=0)
@@ -232,8 +233,8 @@ def _sensitivity_chunk(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, wide
     return path, intrude
 
 
-def _shrink_batch(S: np.ndarray, nodes: np.ndarray, parents: list[np.ndarray], cost: Transform, penalty: float,
-                  req: np.ndarray, floor: np.ndarray, memo: dict[tuple[int, bytes], Fit] | None = None) -> list[Fit]:
+def shrink_batch(S: np.ndarray, nodes: np.ndarray, parents: list[np.ndarray], cost: Transform, penalty: float,
+                 req: np.ndarray, floor: np.ndarray, memo: dict[tuple[int, bytes], Fit] | None = None) -> list[Fit]:
     """Drop parents while one removal lowers the cost: removing a raises v by w_a^2 / (S_AA^{-1})_aa.
 
     Requests are processed in groups of one parent count (no padding, so a result never depends on its batch).
