@@ -8,7 +8,6 @@ import pytest
 from gfopt.problems.dag_topo.grow_tree import GrowTree
 from gfopt.problems.dag_topo.selection import (
     UnbiasedCost,
-    grow_sensitivity,
     grow_shrink_batch,
     least_squares_cost,
     log_likelihood_cost,
@@ -86,7 +85,7 @@ def test_masks_that_avoid_path_and_intruders_keep_their_fit(kind):
     wide = rng.random((40, d)) < 0.8
     wide[np.arange(40), nodes] = False
     masks = wide & (rng.random((40, d)) < 0.5)
-    path, intrude = grow_sensitivity(S, nodes, masks, wide, cost, 0.01)
+    path, intrude = GrowTree(S, cost, 0.01, {}).sensitivity(nodes, masks, wide)
     assert not (path & ~masks).any() and not (intrude & ~wide).any()
     base = grow_shrink_batch(S, nodes, masks, cost, 0.01)
     changed = 0

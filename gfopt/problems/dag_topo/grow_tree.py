@@ -128,17 +128,41 @@ class GrowTree:
 
     def grow(self, nodes: np.ndarray, masks: np.ndarray) -> np.ndarray:
         """The final grow state of each request (node, candidate mask)."""
+        return self._walk(nodes, masks)[0]
+
+    def sensitivity(self, nodes: np.ndarray, masks: np.ndarray, wide: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which candidate changes can alter each request's grow-shrink result: (path, intrude), rows over d nodes.
+
+        `path[r, c]`: c was added by the grow of (nodes[r], masks[r]) or was the best candidate at the step that
+        stopped it. `intrude[r, c]`: c is in `wide[r]` (a superset of masks[r]) and its gain at some grow step was at
+        least that step's best among masks[r] (any finite gain where there was none). The grow then picks the same
+        parents for any mask that drops only nodes outside `path` and adds only `wide` nodes outside `intrude` (each
+        step's argmax and the stopping test see the same values), so the result is the same.
+        """
+        _, path, intrude = self._walk(nodes, masks, np.asarray(wide, dtype=bool))
+        return path, intrude
+
+    def _walk(self, nodes: np.ndarray, masks: np.ndarray,
+              wide: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Walk every request down its node's tree (making states as needed); with `wide`, record `sensitivity`."""
         if self.size > self.max_states:
             self.reset()
         nodes = np.asarray(nodes, dtype=np.int64)
         ids = self._roots(nodes)
         live = np.arange(len(nodes))
+        path = intrude = None
+        if wide is not None:
+            path, intrude = np.zeros((2, len(nodes), self.d), dtype=bool)
         while len(live):
             at = ids[live]
-            g_all = np.where(masks[live], self.gains[at], -np.inf)
+            gains = self.gains[at]
+            g_all = np.where(masks[live], gains, -np.inf)
             best = np.argmax(g_all, axis=1)
             g = g_all[np.arange(len(live)), best]
             fin = np.isfinite(g)
+            if wide is not None:
+                path[live[fin], best[fin]] = True
+                intrude[live] |= wide[live] & np.isfinite(gains) & (gains >= g[:, None])
             k = self.depth[at]
             v_new = np.maximum(self.v[at] - np.where(fin, g, 0.0), self.floor[nodes[live]])
             new = self.cost(v_new, k + 1) + self.penalty * (k + 1)
@@ -153,7 +177,7 @@ class GrowTree:
                 made = self._children(at[miss[first]], best[miss[first]], v_new[miss[first]], new[miss[first]])
                 nxt[miss] = made[inv.ravel()]
             ids[live] = nxt
-        return ids
+        return ids, path, intrude
 
     def fits(self, nodes: np.ndarray, masks: np.ndarray) -> list[Fit]:
         """(cost, parents, weights) of each request: the grow by the tree, then the shrink (kept per grown set).

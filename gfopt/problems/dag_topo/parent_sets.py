@@ -19,7 +19,6 @@ from gfopt.problems.dag_topo.scores import CACHE_LIMIT, OrderFit, Score, least_s
 from gfopt.problems.dag_topo.selection import (
     Fit,
     Transform,
-    grow_sensitivity,
     grow_shrink_batch,
     log_likelihood_cost,
     residual_variance,
@@ -122,7 +121,7 @@ class ParentSetScore(Score):
         """(path, intrude) in position space for `order`: [s, q] says the node at q matters to the fit at s.
 
         path[s, q]: dropping the node at q from the predecessors of the node at s can change its fit; intrude[s, q]:
-        adding it can (see `selection.grow_sensitivity`). A move that only drops non-path and adds non-intruding
+        adding it can (see `GrowTree.sensitivity`). A move that only drops non-path and adds non-intruding
         nodes leaves a node's fit, and its cost, exactly as in the base order, so the move scoring skips it. Nodes
         with required parents, and `select=False`, count every candidate as both. Cached for the last few orders.
         """
@@ -139,8 +138,7 @@ class ParentSetScore(Score):
         path, intrude = wide.copy(), wide.copy()
         plain = ~self.required[:, order].any(axis=0) if self.select else np.zeros(d, dtype=bool)
         if plain.any():
-            path[plain], intrude[plain] = grow_sensitivity(self.S, order[plain], (prefix & wide)[plain], wide[plain],
-                                                           self.cost, self.penalty)
+            path[plain], intrude[plain] = self._tree.sensitivity(order[plain], (prefix & wide)[plain], wide[plain])
         hit = (path[:, order], intrude[:, order])
         self._sensitive[key] = hit
         if len(self._sensitive) > SENSITIVITY_ORDERS:
