@@ -2,22 +2,31 @@
 
 Used for the sparse least-squares default (`score.select=bic`), the unit-free `bic` score and any run with
 knowledge (forbidden parents are never candidates, required ones always kept). Node fits are cached by (node,
-predecessors that are candidates), so a swap of positions a < b refits the two moved nodes and only those middle
-nodes whose candidate set contains one of them.
+predecessors that are candidates). A swap of positions a < b refits the two moved nodes and only those middle
+nodes whose grow-shrink could see the change (`sensitivity`: the node leaving was on their grow path, or the node
+arriving would have been picked); an insertion likewise. Fits that are needed come from a `GrowTree`, which shares
+the grow steps between masks. All of it gives the plain batch grow-shrink's numbers bit for bit.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 
+from gfopt.problems.dag_topo.grow_tree import GrowTree
 from gfopt.problems.dag_topo.scores import CACHE_LIMIT, OrderFit, Score, least_squares_grad
 from gfopt.problems.dag_topo.selection import (
+    Fit,
     Transform,
     grow_shrink_batch,
     log_likelihood_cost,
     residual_variance,
     screen,
 )
+
+SENSITIVITY_ORDERS = 8
+"""Orders whose `ParentSetScore.sensitivity` is kept (the search scores many moves of one order in a row)."""
 
 
 class ParentSetScore(Score):
@@ -43,7 +52,10 @@ class ParentSetScore(Score):
             allowed = screen(S, log_likelihood_cost, screen_penalty, allowed, n) | self.required
         self.candidates = allowed
         self._screened = allowed.copy()
-        self._cache: dict[tuple[int, bytes], tuple[float, np.ndarray, np.ndarray]] = {}
+        self._cache: dict[bytes, Fit] = {}  # by (node, candidate mask): see `_keys`
+        self._shrunk: dict[tuple[int, bytes], Fit] = {}  # shrink results by (node, grown set): S and penalty only
+        self._tree = GrowTree(S, cost, self.penalty, self._shrunk)  # grow paths shared between masks
+        self._sensitive: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self.node_fits_done = 0
 
     def add_candidates(self, extra: np.ndarray) -> None:
@@ -51,11 +63,13 @@ class ParentSetScore(Score):
         allowed = self._allowed & np.asarray(extra, dtype=bool)
         self.candidates = self.candidates | allowed
         self._cache.clear()
+        self._sensitive.clear()
 
     def set_extra_candidates(self, extra: np.ndarray) -> None:
         """Candidates = the screened ones plus `extra` (allowed pairs only); cached fits are dropped."""
         self.candidates = self._screened | (self._allowed & np.asarray(extra, dtype=bool))
         self._cache.clear()
+        self._sensitive.clear()
 
     def node_fit(self, j: int, predecessors: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """(cost, parents, weights) of node j given a boolean mask of its predecessors (cached)."""
@@ -64,18 +78,19 @@ class ParentSetScore(Score):
     def node_fits(self, nodes: np.ndarray, predecessors: np.ndarray) -> list[tuple[float, np.ndarray, np.ndarray]]:
         """`node_fit` for many requests; the cache misses are fitted in one vectorized batch."""
         masks = predecessors & self.candidates[:, nodes].T
-        keys = [(int(j), k) for j, k in zip(nodes.tolist(), map(bytes, np.packbits(masks, axis=1)), strict=True)]
+        keys = self._keys(nodes, masks)
         out: list = [self._cache.get(k) for k in keys]
         miss = [r for r, hit in enumerate(out) if hit is None]
         if miss:
-            first: dict[tuple[int, bytes], int] = {}
+            first: dict[bytes, int] = {}
             todo = [first.setdefault(keys[r], r) for r in miss]
             uniq = sorted(set(todo))
             if len(self._cache) + len(uniq) > CACHE_LIMIT:
                 self._cache.clear()
+            if len(self._shrunk) + len(uniq) > CACHE_LIMIT:
+                self._shrunk.clear()
             if self.select:
-                fits = grow_shrink_batch(self.S, nodes[uniq], masks[uniq], self.cost, self.penalty,
-                                         self.required[:, nodes[uniq]].T)
+                fits = self._select(nodes[uniq], masks[uniq])
             else:
                 fits = []
                 for r in uniq:
@@ -87,6 +102,64 @@ class ParentSetScore(Score):
                 self._cache[keys[r]] = fit
             for r in miss:
                 out[r] = self._cache[keys[r]]
+        return out
+
+    def node_costs(self, nodes: np.ndarray, predecessors: np.ndarray) -> np.ndarray:
+        """The costs of `node_fits` as an array (what move scoring needs)."""
+        fits = self.node_fits(np.asarray(nodes, dtype=np.int64), predecessors)
+        return np.fromiter((f[0] for f in fits), dtype=float, count=len(fits))
+
+    @staticmethod
+    def _keys(nodes: np.ndarray, masks: np.ndarray) -> list[bytes]:
+        """One bytes key per request: the node (8 bytes) and its packed candidate mask."""
+        rows = np.concatenate([np.asarray(nodes, dtype=np.int64)[:, None].view(np.uint8),
+                               np.packbits(masks, axis=1)], axis=1)
+        rows = np.ascontiguousarray(rows)
+        return rows.view(np.dtype((np.void, rows.shape[1]))).ravel().tolist()
+
+    def sensitivity(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(path, intrude) in position space for `order`: [s, q] says the node at q matters to the fit at s.
+
+        path[s, q]: dropping the node at q from the predecessors of the node at s can change its fit; intrude[s, q]:
+        adding it can (see `GrowTree.sensitivity`). A move that only drops non-path and adds non-intruding
+        nodes leaves a node's fit, and its cost, exactly as in the base order, so the move scoring skips it. Nodes
+        with required parents, and `select=False`, count every candidate as both. Cached for the last few orders.
+        """
+        order = np.asarray(order, dtype=np.int64)
+        key = order.tobytes()
+        hit = self._sensitive.get(key)
+        if hit is not None:
+            self._sensitive.move_to_end(key)
+            return hit
+        d = self.d
+        prefix = np.zeros((d, d), dtype=bool)  # prefix[k, i]: node i sits at a position < k
+        prefix[:, order] = np.tril(np.ones((d, d), dtype=bool), -1)
+        wide = self.candidates[:, order].T
+        path, intrude = wide.copy(), wide.copy()
+        plain = ~self.required[:, order].any(axis=0) if self.select else np.zeros(d, dtype=bool)
+        if plain.any():
+            path[plain], intrude[plain] = self._tree.sensitivity(order[plain], (prefix & wide)[plain], wide[plain])
+        hit = (path[:, order], intrude[:, order])
+        self._sensitive[key] = hit
+        if len(self._sensitive) > SENSITIVITY_ORDERS:
+            self._sensitive.popitem(last=False)
+        return hit
+
+    def _select(self, nodes: np.ndarray, masks: np.ndarray) -> list[Fit]:
+        """Grow-shrink fits: by the shared grow tree, or the batch grow for nodes with required parents."""
+        req = self.required[:, nodes].T & masks
+        plain = ~self.required[:, nodes].any(axis=0)
+        out: list = [None] * len(nodes)
+        for rows, fits in ((np.flatnonzero(plain), self._tree.fits), (np.flatnonzero(~plain), None)):
+            if not len(rows):
+                continue
+            if fits is None:
+                done = grow_shrink_batch(self.S, nodes[rows], masks[rows], self.cost, self.penalty, req[rows],
+                                         self._shrunk)
+            else:
+                done = fits(nodes[rows], masks[rows])
+            for r, fit in zip(rows.tolist(), done, strict=True):
+                out[r] = fit
         return out
 
     def fit_order(self, order: np.ndarray) -> OrderFit:
@@ -107,25 +180,30 @@ class ParentSetScore(Score):
         prefix = np.zeros((d + 1, d), dtype=bool)  # prefix[p, i]: node i sits at a position < p
         prefix[:d, order] = np.tril(np.ones((d, d), dtype=bool), -1)
         prefix[d] = True
-        cand_pos = self.candidates[np.ix_(order, order)]  # cand_pos[q, p]: node at q may be a parent of node at p
-        swap_of, pos_of, nodes, preds = [], [], [], []
-        for c, (lo, hi) in enumerate(zip(np.asarray(a).tolist(), np.asarray(b).tolist(), strict=True)):
-            x, y = order[lo], order[hi]
-            mids = lo + 1 + np.flatnonzero(cand_pos[lo, lo + 1:hi] | cand_pos[hi, lo + 1:hi])
-            pm = prefix[mids].copy()
-            pm[:, x] = False
-            pm[:, y] = True
-            px = prefix[hi + 1].copy()
-            px[x] = False
-            k = 2 + len(mids)
-            swap_of.extend([c] * k)
-            pos_of.extend([hi, lo, *mids.tolist()])  # the base position whose cost each new fit replaces
-            nodes.extend([y, x, *order[mids].tolist()])
-            preds.extend([prefix[lo][None, :], px[None, :], pm])
-        fits = self.node_fits(np.array(nodes, dtype=np.int64), np.concatenate(preds))
-        new = np.array([f[0] for f in fits])
-        delta = new - base.costs[np.array(pos_of, dtype=np.int64)]
-        return base.score + np.bincount(np.array(swap_of), weights=delta, minlength=len(a))
+        path, intrude = self.sensitivity(order)
+        lo, hi = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        x, y = order[lo], order[hi]
+        span = np.arange(d)
+        # the middle positions whose fit can change (the others keep theirs): swap c, position s
+        c_mid, s_mid = np.nonzero((path[:, lo].T | intrude[:, hi].T) & (span > lo[:, None]) & (span < hi[:, None]))
+        pm = prefix[s_mid]
+        pm[np.arange(len(s_mid)), x[c_mid]] = False
+        pm[np.arange(len(s_mid)), y[c_mid]] = True
+        # y moves to lo and loses the nodes at lo..hi-1, x moves to hi and gains those at lo+1..hi: each keeps its
+        # fit (a delta of exactly 0) unless one of them is on its grow path / intrudes
+        on_path = np.concatenate([np.zeros((d, 1), dtype=np.int64), np.cumsum(path, axis=1)], axis=1)
+        intruding = np.concatenate([np.zeros((d, 1), dtype=np.int64), np.cumsum(intrude, axis=1)], axis=1)
+        fit_y = np.flatnonzero(on_path[hi, hi] > on_path[hi, lo])
+        fit_x = np.flatnonzero(intruding[lo, hi + 1] > intruding[lo, lo + 1])
+        px = prefix[hi[fit_x] + 1]
+        px[np.arange(len(fit_x)), x[fit_x]] = False
+        # per swap the new fits come in the order y, x, middles by position (the order the deltas are summed in)
+        swap_of = np.concatenate([fit_y, fit_x, c_mid])
+        pos_of = np.concatenate([hi[fit_y], lo[fit_x], s_mid])  # the base position whose cost each new fit replaces
+        nodes = np.concatenate([y[fit_y], x[fit_x], order[s_mid]])
+        new = self.node_costs(nodes, np.concatenate([prefix[lo[fit_y]], px, pm]))
+        delta = new - base.costs[pos_of]
+        return base.score + np.bincount(swap_of, weights=delta, minlength=len(lo))
 
     def insert_scores(self, base: OrderFit, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """Scores of the orders that move the node at position src[c] to position dst[c] of `base.order`.
@@ -142,20 +220,27 @@ class ParentSetScore(Score):
         prefix = np.zeros((d + 1, d), dtype=bool)  # prefix[k, i]: node i sits at a position < k
         prefix[:d, order] = np.tril(np.ones((d, d), dtype=bool), -1)
         prefix[d] = True
-        cand_pos = self.candidates[np.ix_(order, order)]  # cand_pos[q, s]: node at q may be a parent of node at s
+        path, intrude = self.sensitivity(order)
         ps = np.unique(src)
         nodes, preds, owner, kind, where = [], [], [], [], []
         for r, p in enumerate(ps.tolist()):
             x = order[p]
             own = np.concatenate([prefix[:p], prefix[p + 1:]])  # x at index t of o: its predecessors o[:t]
             own[p:, x] = False
-            nodes.append(np.full(d, x))
-            preds.append(own)
-            owner.append(np.full(d, r))
-            kind.append(np.zeros(d, dtype=np.int8))
-            where.append(np.arange(d))
-            left = np.flatnonzero(cand_pos[p, :p])  # these gain x when t <= s
-            right = p + 1 + np.flatnonzero(cand_pos[p, p + 1:])  # these lose x when t >= s
+            # t < p drops the nodes at p's positions t..p-1, t > p adds those at p+1..t: x keeps its fit while no
+            # dropped one is on its grow path and no added one intrudes (the table starts at its base cost)
+            on_path = np.flatnonzero(path[p, :p])
+            keep_from = on_path[-1] + 1 if len(on_path) else 0
+            intruders = np.flatnonzero(intrude[p, p + 1:])
+            keep_to = p + intruders[0] if len(intruders) else d - 1
+            ts = np.flatnonzero((np.arange(d) < keep_from) | (np.arange(d) > keep_to))
+            nodes.append(np.full(len(ts), x))
+            preds.append(own[ts])
+            owner.append(np.full(len(ts), r))
+            kind.append(np.zeros(len(ts), dtype=np.int8))
+            where.append(ts)
+            left = np.flatnonzero(intrude[:p, p])  # these gain x when t <= s (the others keep their fit)
+            right = p + 1 + np.flatnonzero(path[p + 1:, p])  # these lose x when t >= s
             for group, k, add in ((left, 1, True), (right, 2, False)):
                 m = prefix[group].copy()
                 m[:, x] = add
@@ -165,9 +250,8 @@ class ParentSetScore(Score):
                 kind.append(np.full(len(group), k, dtype=np.int8))
                 where.append(group)
         nodes_a, owner_a, kind_a, where_a = (np.concatenate(v) for v in (nodes, owner, kind, where))
-        fits = self.node_fits(nodes_a.astype(np.int64), np.concatenate(preds))
-        cost = np.array([f[0] for f in fits])
-        table = np.zeros((len(ps), d))  # table[r, t]: score with x = order[ps[r]] at index t of o
+        cost = self.node_costs(nodes_a, np.concatenate(preds))
+        table = np.repeat(base.costs[ps][:, None], d, axis=1)  # table[r, t]: score with x = order[ps[r]] at index t
         k0 = kind_a == 0
         table[owner_a[k0], where_a[k0]] = cost[k0]
         table += (base.score - base.costs[ps])[:, None]

@@ -23,6 +23,8 @@ MIN_VARIANCE = 1e-12
 
 Transform = Callable[..., Any]
 """f(v, k): the cost of residual variance v with k parents, elementwise on arrays."""
+Fit = tuple[float, np.ndarray, np.ndarray]
+"""One node's (cost, sorted parents, weights on them)."""
 
 
 def least_squares_cost(v: float, k: Any = 0) -> float:
@@ -79,8 +81,13 @@ def grow_shrink(S: np.ndarray, j: int, candidates: np.ndarray, cost: Transform, 
 
 
 def grow_shrink_batch(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost: Transform, penalty: float,
-                      required: np.ndarray | None = None) -> list[tuple[float, np.ndarray, np.ndarray]]:
-    """`grow_shrink` for many (node, candidate mask) requests at once, vectorized over the batch (chunked)."""
+                      required: np.ndarray | None = None,
+                      shrunk: dict[tuple[int, bytes], Fit] | None = None) -> list[Fit]:
+    """`grow_shrink` for many (node, candidate mask) requests at once, vectorized over the batch (chunked).
+
+    `shrunk`, when given, keeps the shrink stage's results by (node, grown parent set): many masks grow to the same
+    set, and the shrink sees only that set (and the required parents, fixed for a caller that passes one dict).
+    """
     nodes = np.asarray(nodes, dtype=np.int64)
     masks = np.asarray(masks, dtype=bool)
     req = np.zeros_like(masks) if required is None else np.asarray(required, dtype=bool) & masks
@@ -89,7 +96,7 @@ def grow_shrink_batch(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost:
     step = max(1, BATCH_ELEMENTS // (m_max + 1) ** 2)
     for lo in range(0, len(nodes), step):
         out.extend(_grow_shrink_chunk(S, nodes[lo:lo + step], masks[lo:lo + step], cost, penalty,
-                                      req[lo:lo + step]))
+                                      req[lo:lo + step], shrunk))
     return out
 
 
@@ -98,7 +105,7 @@ BATCH_ELEMENTS = 4_000_000
 
 
 def _grow_shrink_chunk(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost: Transform, penalty: float,
-                       req: np.ndarray) -> list[tuple[float, np.ndarray, np.ndarray]]:
+                       req: np.ndarray, shrunk: dict[tuple[int, bytes], Fit] | None) -> list[Fit]:
     R = len(nodes)
     counts = masks.sum(axis=1)
     m = int(counts.max()) if R else 0
@@ -152,48 +159,74 @@ def _grow_shrink_chunk(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost
         take(r, best[r])
         v[r], current[r] = v_new[r], new[r]
     parents = [idx[r, chosen[r]] for r in range(R)]
-    return _shrink_batch(S, nodes, parents, cost, penalty, req, floor)
+    return shrink_batch(S, nodes, parents, cost, penalty, req, floor, shrunk)
 
 
-def _shrink_batch(S: np.ndarray, nodes: np.ndarray, parents: list[np.ndarray], cost: Transform, penalty: float,
-                  req: np.ndarray, floor: np.ndarray) -> list[tuple[float, np.ndarray, np.ndarray]]:
-    """Drop parents while one removal lowers the cost: removing a raises v by w_a^2 / (S_AA^{-1})_aa."""
+def shrink_batch(S: np.ndarray, nodes: np.ndarray, parents: list[np.ndarray], cost: Transform, penalty: float,
+                 req: np.ndarray, floor: np.ndarray, memo: dict[tuple[int, bytes], Fit] | None = None) -> list[Fit]:
+    """Drop parents while one removal lowers the cost: removing a raises v by w_a^2 / (S_AA^{-1})_aa.
+
+    Requests are processed in groups of one parent count (no padding, so a result never depends on its batch).
+    Each step looks only at the current set, so the result from a set is the result from the set it drops to:
+    `memo` (by (node, set), for one S, cost, penalty and required matrix) keeps every set passed through.
+    """
     R = len(nodes)
-    parents = [np.sort(p) for p in parents]
     out: list = [None] * R
-    pending = np.arange(R)
-    while len(pending):  # one group per parent count: no padding, so a result never depends on its batch
-        sizes = np.array([len(parents[r]) for r in pending])
-        k = int(sizes.max())
-        todo, pending = pending[sizes == k], pending[sizes != k]
-        P = np.zeros((len(todo), k), dtype=np.int64)
-        on = np.zeros((len(todo), k), dtype=bool)
-        for t, r in enumerate(todo.tolist()):
-            P[t, :len(parents[r])] = parents[r]
-            on[t, :len(parents[r])] = True
+    seen: list[list[tuple[int, bytes]]] = [[] for _ in range(R)]
+    memo = {} if memo is None else memo
+    groups: dict[int, tuple[list[int], list[np.ndarray]]] = {}
+
+    def enter(r: int, p: np.ndarray) -> None:
+        key = (int(nodes[r]), p.tobytes())
+        hit = memo.get(key)
+        if hit is not None:
+            out[r] = hit
+            for old in seen[r]:
+                memo[old] = hit
+            return
+        seen[r].append(key)
+        rows, sets = groups.setdefault(len(p), ([], []))
+        rows.append(r)
+        sets.append(p)
+
+    for r in range(R):
+        enter(r, np.sort(np.asarray(parents[r], dtype=np.int64)))
+    while groups:
+        k = max(groups)
+        rows, sets = groups.pop(k)
+        todo = np.array(rows, dtype=np.int64)
+        P = np.array(sets, dtype=np.int64).reshape(len(todo), k)
+        count = np.full(len(todo), k)
         js = nodes[todo]
-        A = np.where(on[:, :, None] & on[:, None, :], S[P[:, :, None], P[:, None, :]], 0.0)
-        A[:, np.arange(k), np.arange(k)] = np.where(on, A[:, np.arange(k), np.arange(k)], 1.0)
-        s = np.where(on, S[P, js[:, None]], 0.0)
-        inv = np.linalg.inv(A) if k else np.zeros((len(todo), 0, 0))
-        w = (inv * s[:, None, :]).sum(axis=2)
+        s = S[P, js[:, None]]
+        if k:
+            inv = np.linalg.inv(S[P[:, :, None], P[:, None, :]])
+            w = (inv * s[:, None, :]).sum(axis=2)
+        else:
+            w = np.zeros((len(todo), 0))
         v = np.maximum(S[js, js] - (s * w).sum(axis=1), floor[todo])
-        current = cost(v, on.sum(axis=1)) + penalty * on.sum(axis=1)
-        inv_diag = inv[:, np.arange(k), np.arange(k)] if k else np.ones((len(todo), 0))
-        drop = cost(np.maximum(v[:, None] + w**2 / inv_diag, floor[todo][:, None]), (on.sum(axis=1) - 1)[:, None])
-        drop = drop + penalty * (on.sum(axis=1) - 1)[:, None]
-        drop = np.where(on & ~req[todo[:, None], P], drop, np.inf)
-        best = np.argmin(drop, axis=1) if k else np.zeros(len(todo), dtype=np.int64)
-        improve = (drop[np.arange(len(todo)), best] < current - 1e-15 * np.abs(current)) if k else \
-            np.zeros(len(todo), dtype=bool)
-        again = []
-        for t, r in enumerate(todo.tolist()):
-            if improve[t]:
-                parents[r] = np.delete(parents[r], best[t])
-                again.append(r)
-            else:
-                out[r] = (float(current[t]), parents[r], w[t, :len(parents[r])].copy())
-        pending = np.concatenate([pending, np.array(again, dtype=np.int64)])
+        current = cost(v, count) + penalty * count
+        if k:
+            inv_diag = inv[:, np.arange(k), np.arange(k)]
+            drop = cost(np.maximum(v[:, None] + w**2 / inv_diag, floor[todo][:, None]), (count - 1)[:, None])
+            drop = drop + penalty * (count - 1)[:, None]
+            drop = np.where(~req[todo[:, None], P], drop, np.inf)
+            best = np.argmin(drop, axis=1)
+            improve = drop[np.arange(len(todo)), best] < current - 1e-15 * np.abs(current)
+        else:
+            best, improve = np.zeros(len(todo), dtype=np.int64), np.zeros(len(todo), dtype=bool)
+        for t in np.flatnonzero(~improve).tolist():
+            r = rows[t]
+            out[r] = (float(current[t]), P[t].copy(), w[t].copy())
+            for old in seen[r]:
+                memo[old] = out[r]
+        imp = np.flatnonzero(improve)
+        if len(imp):
+            keep = np.ones((len(imp), k), dtype=bool)
+            keep[np.arange(len(imp)), best[imp]] = False
+            smaller = P[imp][keep].reshape(len(imp), k - 1)
+            for t, p in zip(imp.tolist(), smaller, strict=True):
+                enter(rows[t], p)
     return out
 
 

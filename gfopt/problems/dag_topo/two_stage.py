@@ -25,9 +25,12 @@ def least_squares_optima(problem: Any, starts: list[np.ndarray],
     from gfopt.core.local_search import LocalSearchEngine
     from gfopt.problems.dag_topo.problem import DagTopoProblem
 
+    # Only n <= d is singular: with n > d the problem refused dependent columns (correlation eigenvalue <= 1e-10).
+    # Near-collinear data with n > d (ER6 d=50 n=100 exp: smallest eigenvalue 7e-9, column scales 1 to 3900) is
+    # searched without the ridge: at 0.005 times the mean variance it swamped the small columns, and on 12 such
+    # instances (seeds 1055-2132) the sparse search ended at summed SHD 2050 in 47 s against 573 in 17 s without.
+    singular = problem.n <= problem.d
     S = problem.X.T @ problem.X / problem.n
-    scale = np.sqrt(np.diag(S))
-    singular = np.linalg.eigvalsh(S / np.outer(scale, scale))[0] <= 1e-8
     lambda2 = RIDGE * float(np.mean(np.diag(S))) if singular else 0.0
     sub = DagTopoProblem(problem.name, data=problem.data_cfg, score={"select": "all", "lambda2": lambda2},
                          w_threshold=problem.w_threshold, dataset=problem.dataset, knowledge=problem.knowledge_cfg)
