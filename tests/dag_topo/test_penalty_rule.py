@@ -11,6 +11,7 @@ from gfopt.problems.dag_topo.config import DagScoreConfig
 from gfopt.problems.dag_topo.data import Dataset, simulate
 from gfopt.problems.dag_topo.penalty import MULTIPLIERS, bic_price, choose_multiplier, held_out_errors
 from gfopt.problems.dag_topo.problem import DagTopoProblem
+from gfopt.problems.dag_topo.selection import UnbiasedCost, grow_shrink, least_squares_cost
 
 
 def direct_held_out(X: np.ndarray, order: np.ndarray, parents_of, folds: int = 5) -> float:
@@ -30,9 +31,9 @@ def direct_held_out(X: np.ndarray, order: np.ndarray, parents_of, folds: int = 5
 def test_held_out_error_equals_direct_regressions_with_all_or_no_parents():
     ds = simulate("ER", 2, 6, 60, "gauss", "linear", 3)
     X, order = ds.X - ds.X.mean(axis=0), np.array([3, 0, 5, 1, 4, 2])
-    # multiplier 0: every predecessor lowers the residual variance, so grow-shrink keeps all of them;
-    # a huge multiplier keeps none
-    err = held_out_errors(X, order, (0.0, 1e12))
+    # a vanishing multiplier: every predecessor pays for itself, so grow-shrink keeps all of them; a huge one
+    # keeps none
+    err = held_out_errors(X, order, (1e-9, 1e12))
     assert err[0] == pytest.approx(direct_held_out(X, order, lambda j, pred: np.sort(pred)), rel=1e-9)
     assert err[1] == pytest.approx(direct_held_out(X, order, lambda j, pred: np.zeros(0, dtype=int)), rel=1e-9)
 
@@ -44,10 +45,35 @@ def test_held_out_error_respects_forbidden_and_required_parents():
     allowed[0, :] = False  # node 0 is nobody's parent
     required = np.zeros((5, 5), dtype=bool)
     required[1, 4] = True  # 1 -> 4 always
-    err = held_out_errors(X, order, (0.0, 1e12), allowed=allowed, required=required)
+    err = held_out_errors(X, order, (1e-9, 1e12), allowed=allowed, required=required)
     assert err[0] == pytest.approx(direct_held_out(X, order, lambda j, pred: np.sort(pred[pred != 0])), rel=1e-9)
     assert err[1] == pytest.approx(direct_held_out(X, order, lambda j, pred: np.array([1]) if j == 4
                                                    else np.zeros(0, dtype=int)), rel=1e-9)
+
+
+def test_batched_blocks_equal_one_fit_per_fold_and_multiplier():
+    """The block-diagonal batching is only a speed-up: each (fold, multiplier) alone gives the same error."""
+    ds = simulate("SF", 4, 12, 90, "exp", "linear", 8)
+    X, order = ds.X - ds.X.mean(axis=0), np.random.default_rng(1).permutation(12)
+    together = held_out_errors(X, order, MULTIPLIERS, unbiased=True)
+    alone = [held_out_errors(X, order, (c,), unbiased=True)[0] for c in MULTIPLIERS]
+    assert together == pytest.approx(alone, rel=1e-12)
+    n = len(X)
+    manual = 0.0  # one multiplier by hand: grow-shrink on each fold's S at 0.7 x its BIC price
+    for f in range(5):
+        A, T = X[np.arange(n) % 5 != f], X[np.arange(n) % 5 == f]
+        mu = A.mean(axis=0)
+        S = (A - mu).T @ (A - mu) / len(A)
+        cost = UnbiasedCost(least_squares_cost, len(A))
+        for pos, j in enumerate(order):
+            _, P, w = grow_shrink(S, j, order[:pos], cost, 0.7 * bic_price(S, len(A)))
+            manual += float(np.sum(((T - mu)[:, j] - (T - mu)[:, P] @ w) ** 2))
+    assert alone[MULTIPLIERS.index(0.7)] == pytest.approx(manual, rel=1e-12)
+
+
+def test_a_zero_multiplier_is_refused():
+    with pytest.raises(ValueError, match="multipliers must be > 0, got 0.0"):
+        held_out_errors(np.eye(3), np.arange(3), (1.0, 0.0))
 
 
 def test_independent_columns_get_the_largest_multiplier():

@@ -34,8 +34,15 @@ def held_out_errors(X: np.ndarray, order: np.ndarray, multipliers: tuple[float, 
     Per fold: the training rows centred on their means, S their covariance (over n_train), parents by grow-shrink
     at multiplier * `bic_price(S, n_train)` (the residual variance over n_train - k when `unbiased`), among the
     predecessors i with `allowed[i, j]` (`required` ones always in); then the held-out rows, centred on the same
-    means, give the squared residuals under those weights, summed over nodes, rows and folds.
+    means, give the squared residuals under those weights, summed over nodes, rows and folds. Multipliers must be
+    > 0 (an error names the value otherwise).
+
+    Both costs are linear in the residual variance, so grow-shrink on S at penalty c * price chooses what it
+    chooses on S / (c * price) at penalty 1, with the same weights: every (fold, multiplier) pair becomes one
+    diagonal block of one covariance and all of them are fitted in a few batched calls.
     """
+    if min(multipliers) <= 0:
+        raise ValueError(f"held_out_errors: multipliers must be > 0, got {min(multipliers)}")
     X = np.asarray(X, dtype=float)
     order = np.asarray(order, dtype=np.int64)
     n, d = X.shape
@@ -44,21 +51,47 @@ def held_out_errors(X: np.ndarray, order: np.ndarray, multipliers: tuple[float, 
         masks[r, order[:r]] = True
     if allowed is not None:
         masks &= np.asarray(allowed, dtype=bool)[:, order].T
-    req = None if required is None else np.asarray(required, dtype=bool)[:, order].T & masks
-    out = np.zeros(len(multipliers))
+    req = np.zeros_like(masks) if required is None else np.asarray(required, dtype=bool)[:, order].T & masks
     fold_of = np.arange(n) % folds
+    blocks = []  # (n_train, multiplier index, S / (c * price), held-out rows centred on the training means)
     for f in range(folds):
         train, test = X[fold_of != f], X[fold_of == f]
         mu = train.mean(axis=0)
-        A, T = train - mu, test - mu
+        A = train - mu
         S = A.T @ A / len(A)
-        cost = UnbiasedCost(least_squares_cost, len(A)) if unbiased else least_squares_cost
         price = bic_price(S, len(A))
-        for m, c in enumerate(multipliers):
-            fits = grow_shrink_batch(S, order, masks, cost, c * price, req)
-            for j, (_, parents, w) in zip(order.tolist(), fits, strict=True):
-                out[m] += float(np.sum((T[:, j] - T[:, parents] @ w) ** 2))
+        blocks.extend((len(A), m, S / (c * price), test - mu) for m, c in enumerate(multipliers))
+    out = np.zeros(len(multipliers))
+    per_call = max(1, int(np.sqrt(BLOCK_ENTRIES)) // d)
+    for lo in range(0, len(blocks), per_call):
+        group = blocks[lo:lo + per_call]
+        for n_train in sorted({b[0] for b in group}):  # the unbiased cost depends on n_train
+            part = [b for b in group if b[0] == n_train or not unbiased]
+            k = len(part)
+            big = np.zeros((k * d, k * d))
+            for b, (_, _, Sb, _) in enumerate(part):
+                big[b * d:(b + 1) * d, b * d:(b + 1) * d] = Sb
+            nodes = (np.arange(k)[:, None] * d + order[None, :]).ravel()
+            bmask = np.zeros((k * d, k * d), dtype=bool)
+            breq = np.zeros_like(bmask)
+            for b in range(k):
+                bmask[b * d:(b + 1) * d, b * d:(b + 1) * d] = masks
+                breq[b * d:(b + 1) * d, b * d:(b + 1) * d] = req
+            cost = UnbiasedCost(least_squares_cost, n_train) if unbiased else least_squares_cost
+            fits = grow_shrink_batch(big, nodes, bmask, cost, 1.0, breq)
+            for b, (_, m, _, T) in enumerate(part):
+                W = np.zeros((d, d))
+                for r, j in enumerate(order.tolist()):
+                    _, parents, w = fits[b * d + r]
+                    W[parents - b * d, j] = w
+                out[m] += float(np.sum((T - T @ W) ** 2))
+            if not unbiased:
+                break
     return out
+
+
+BLOCK_ENTRIES = 1_000_000
+"""Entries of the block-diagonal covariance fitted per `grow_shrink_batch` call in `held_out_errors` (at most)."""
 
 
 def choose_multiplier(X: np.ndarray, order: np.ndarray, multipliers: tuple[float, ...] = MULTIPLIERS,
