@@ -78,11 +78,13 @@ def test_run_writes_every_output(tmp_path):
         assert key in res
     assert set(res["metrics"]) == {"shd", "tpr", "fdr", "fpr", "nnz"} and res["search_gap"] <= 1e-9
     # the score is the objective of W_raw on the data as used (centred simulation, same seed): least squares
-    # plus the BIC penalty per chosen parent, s2 log(n) / (2n) with s2 the smallest column variance
+    # plus the BIC penalty per chosen parent, s2 log(n) / (2n) with s2 the smallest column variance, times the
+    # multiplier reported (1 by default)
     X = DagTopoProblem(data={"d": 8}).X
     W_raw = np.load(out / "W_raw.npy")
     n = len(X)
-    penalty = X.var(axis=0).min() * np.log(n) / (2 * n)
+    assert res["penalty_multiplier"] == 1.0
+    penalty = res["penalty_multiplier"] * X.var(axis=0).min() * np.log(n) / (2 * n)
     expected = 0.5 / n * np.sum((X - X @ W_raw) ** 2) + penalty * np.count_nonzero(W_raw)
     assert res["score"] == pytest.approx(expected, rel=1e-9)
     rows = list(csv.reader((out / "W_est.csv").open()))

@@ -46,7 +46,7 @@ class DagScoreConfig:
 
     type: str = "least_squares"
     select: str = "bic"
-    penalty: float = 1.0
+    penalty: float | None = 1.0
     screen: bool | None = None
     unbiased: bool | None = None
     lambda1: float = 0.0
@@ -58,7 +58,8 @@ class DagScoreConfig:
     def __post_init__(self) -> None:
         check(self.type in SCORES, "problem.score.type", f"must be one of {SCORES}, got {self.type!r}")
         check(self.select in SELECT, "problem.score.select", f"must be one of {SELECT}, got {self.select!r}")
-        check(self.penalty >= 0, "problem.score.penalty", f"must be >= 0, got {self.penalty}")
+        check(self.penalty is None or self.penalty >= 0, "problem.score.penalty",
+              f"must be >= 0 (a multiplier of the BIC penalty) or null (chosen from the data), got {self.penalty}")
         check(self.lambda1 >= 0, "problem.score.lambda1", f"must be >= 0, got {self.lambda1}")
         check(self.lambda2 >= 0, "problem.score.lambda2", f"must be >= 0, got {self.lambda2}")
         check(self.hidden >= 1, "problem.score.hidden", f"must be >= 1, got {self.hidden}")

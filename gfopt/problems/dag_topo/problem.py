@@ -29,6 +29,7 @@ from gfopt.problems.dag_topo.knowledge import Knowledge, parse_knowledge
 from gfopt.problems.dag_topo.metrics import count_accuracy
 from gfopt.problems.dag_topo.neighbourhood import TopoSwapNeighbourhood
 from gfopt.problems.dag_topo.parent_sets import ParentSetScore
+from gfopt.problems.dag_topo.penalty import bic_price, choose_multiplier
 from gfopt.problems.dag_topo.scores import LassoScore, LeastSquaresScore, LogisticScore, OrderFit, Score
 from gfopt.problems.dag_topo.selection import UnbiasedCost, least_squares_cost, log_likelihood_cost
 from gfopt.problems.dag_topo.starts import dagma_weights, order_from_file, order_from_weights
@@ -62,6 +63,9 @@ SCREEN_PENALTY_SMALL_N = 0.1
 ER6 d=50 n=100's 300 true edges: SHD 221; 0.1: 145; unscreened: 41 at 1.6x the time, 2-4x at d=100 n=200)."""
 SCREEN_MIN_N = 1
 """`score.screen` null screens only when n > SCREEN_MIN_N * d (n <= d: every allowed pair is a candidate)."""
+HELD_OUT_MIN_N = 2
+"""`score.penalty` null chooses the multiplier by held-out error when n > HELD_OUT_MIN_N * d (see `penalty`);
+with n <= 2d no rule beat the BIC's worst case on the tuning suite (experiments/dag_tune_small_n.txt)."""
 AUTO_RESTARTS_MAX_D = 200  # from here on one restart: full candidate sets cost ~d^2.4 per start
 
 
@@ -101,6 +105,7 @@ class DagTopoProblem(Problem):
         self.knowledge: Knowledge | None = parse_knowledge(kc.required, kc.forbidden, kc.tiers, self.names)
         self.X = self._prepare(dataset.X)
         self.n, self.d = self.X.shape
+        self.penalty_multiplier = 1.0 if sc.penalty is None else float(sc.penalty)  # null: see _held_out_rule
         self.score = self._make_score()
         self._space = PermutationSpace(self.d)
         self._fits: OrderedDict[bytes, OrderFit] = OrderedDict()
@@ -185,22 +190,45 @@ class DagTopoProblem(Problem):
         S = self.X.T @ self.X / self.n
         select = sc.select == "bic"
         if sc.type == "bic":
-            cost, penalty = log_likelihood_cost, sc.penalty * np.log(self.n) / (2 * self.n)
+            cost, penalty = log_likelihood_cost, self.penalty_multiplier * np.log(self.n) / (2 * self.n)
         else:
             cost = least_squares_cost
-            penalty = sc.penalty * float(np.diag(S).min()) * np.log(self.n) / (2 * self.n) if select else 0.0
+            penalty = self.penalty_multiplier * bic_price(S, self.n) if select else 0.0
             if sc.lambda2 > 0:
                 S = S + 2.0 * sc.lambda2 * np.eye(self.d)
         if not select:
             self._check_full_rank(S)
-        if sc.unbiased if sc.unbiased is not None else self._small_sample_default(select):
+        if self._unbiased(select):
             cost = UnbiasedCost(cost, self.n)  # residual variance over n - k: see selection.UnbiasedCost
         k = self.knowledge
         fraction = SCREEN_PENALTY if self.n > 2 * self.d else SCREEN_PENALTY_SMALL_N
         return ParentSetScore(S, cost, penalty if select else 0.0, sc.type, select=select,
                               allowed=None if k is None else k.allowed, required=None if k is None else k.required,
-                              screen_penalty=sc.penalty * np.log(self.n) / (2 * self.n) * fraction
+                              screen_penalty=self._screen_multiplier() * np.log(self.n) / (2 * self.n) * fraction
                               if (select and self._screen()) else None, n=self.n)
+
+    def _screen_multiplier(self) -> float:
+        """The screen's penalty multiplier: the configured one, or under the held-out rule 1 whatever it chooses
+        (the candidate set, and with it which multipliers can matter, then does not depend on the choice)."""
+        return 1.0 if self.score_cfg.penalty is None else float(self.score_cfg.penalty)
+
+    def _held_out_rule(self) -> bool:
+        """`score.penalty` null on the two-stage sparse least-squares default with n > 2d: the multiplier is
+        chosen by held-out error in the first stage's best order (`penalty.choose_multiplier`), else it is 1."""
+        return self.score_cfg.penalty is None and self._two_stage() and self.n > HELD_OUT_MIN_N * self.d
+
+    def _choose_penalty(self, order: np.ndarray) -> None:
+        """Set the multiplier by held-out error in `order` and rebuild the score with it (before the search)."""
+        k = self.knowledge
+        self.penalty_multiplier = choose_multiplier(self.X, order, unbiased=self._unbiased(True),
+                                                    allowed=None if k is None else k.allowed,
+                                                    required=None if k is None else k.required)
+        self.score = self._parent_set_score()
+
+    def _unbiased(self, select: bool) -> bool:
+        """`score.unbiased` as set, null = `_small_sample_default`."""
+        sc = self.score_cfg
+        return sc.unbiased if sc.unbiased is not None else self._small_sample_default(select)
 
     def _small_sample_default(self, select: bool) -> bool:
         """`score.unbiased` null: on for sparse least squares with n <= 2d.
@@ -375,6 +403,8 @@ class DagTopoProblem(Problem):
             kinds = [f"{k}+least_squares" for k in kinds]
             self.score.add_candidates(np.logical_or.reduce(supports))  # rank every optimum in one score
             keep = self._best_sparse_starts(starts)
+            if self._held_out_rule():
+                self._choose_penalty(starts[keep[0]])
             starts, kinds = [starts[i] for i in keep], [kinds[i] for i in keep]
             self.score.set_extra_candidates(np.logical_or.reduce([supports[i] for i in keep]))
             self._fits.clear()  # fitted with the wider candidates
@@ -401,11 +431,15 @@ class DagTopoProblem(Problem):
         return {"start_kinds": list(self.start_kinds), "start_weights": dict(self.start_weights),
                 "fast_evaluations": self.fast_evaluations, "exact_evaluations": self.exact_evaluations,
                 "cached_orders": [np.frombuffer(k, dtype=np.int64) for k in self._fits],
+                "penalty_multiplier": self.penalty_multiplier,
                 "candidates": self.score.candidates.copy() if isinstance(self.score, ParentSetScore) else None}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.start_kinds = [str(k) for k in state["start_kinds"]]
         self.start_weights = {k: np.asarray(v) for k, v in state["start_weights"].items()}
+        if float(state.get("penalty_multiplier", self.penalty_multiplier)) != self.penalty_multiplier:
+            self.penalty_multiplier = float(state["penalty_multiplier"])  # the held-out rule's choice
+            self.score = self._parent_set_score()
         if state.get("candidates") is not None and isinstance(self.score, ParentSetScore):
             self.score.add_candidates(np.asarray(state["candidates"], dtype=bool))  # the first stage's widening
         for order in state["cached_orders"]:  # the same cache as the uninterrupted run, so the same counts
@@ -461,6 +495,7 @@ class DagTopoProblem(Problem):
             "d": self.d,
             "n": self.n,
             "score_type": self.score_cfg.type,
+            "penalty_multiplier": self.penalty_multiplier,
             "starts": self.start_kinds,
             "fast_evaluations": self.fast_evaluations,
             "exact_evaluations": self.exact_evaluations,

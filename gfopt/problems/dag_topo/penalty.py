@@ -1,0 +1,102 @@
+"""`score.penalty: null` with n > 2d: the parent penalty's multiplier chosen from the data by held-out error.
+
+The BIC price per parent is one fixed point on a trade-off that depends on the graph: on generated instances
+with n = 10d it kept dense graphs' weaker true parents out (ER6 d=20 n=200: SHD 13 at multiplier 1, 3 at 0.25)
+while sparse graphs did best at 1-2. So each multiplier of `MULTIPLIERS` is scored by K-fold cross-validation of
+the per-node regressions in one given order (the first stage's best optimum): on K - 1 folds every node's parents
+are chosen among its predecessors by grow-shrink with the search's own cost, and the squared errors of those fits
+on the held-out fold are summed. The multiplier with the smallest total is used for the search. Folds are fixed
+row classes (i mod K), so the choice is deterministic. See experiments/dag_tune_small_n.py for the measurements.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gfopt.problems.dag_topo.selection import UnbiasedCost, grow_shrink_batch, least_squares_cost
+
+MULTIPLIERS = (2.0, 1.4, 1.0, 0.7, 0.5, 0.35, 0.25)
+"""Penalty multipliers the held-out rule chooses from (1.0 = the BIC penalty)."""
+FOLDS = 5
+"""K of the K-fold split: fold f holds the rows i with i % K == f."""
+
+
+def bic_price(S: np.ndarray, n: int) -> float:
+    """The least-squares BIC price of one parent: s2 log(n) / (2n), s2 the smallest column variance of S."""
+    return float(np.diag(S).min()) * np.log(n) / (2 * n)
+
+
+def held_out_errors(X: np.ndarray, order: np.ndarray, multipliers: tuple[float, ...] = MULTIPLIERS,
+                    folds: int = FOLDS, unbiased: bool = False, allowed: np.ndarray | None = None,
+                    required: np.ndarray | None = None) -> np.ndarray:
+    """Total held-out squared error per multiplier of every node regressed on its chosen predecessors in `order`.
+
+    Per fold: the training rows centred on their means, S their covariance (over n_train), parents by grow-shrink
+    at multiplier * `bic_price(S, n_train)` (the residual variance over n_train - k when `unbiased`), among the
+    predecessors i with `allowed[i, j]` (`required` ones always in); then the held-out rows, centred on the same
+    means, give the squared residuals under those weights, summed over nodes, rows and folds. Multipliers must be
+    > 0 (an error names the value otherwise).
+
+    Both costs are linear in the residual variance, so grow-shrink on S at penalty c * price chooses what it
+    chooses on S / (c * price) at penalty 1, with the same weights: every (fold, multiplier) pair becomes one
+    diagonal block of one covariance and all of them are fitted in a few batched calls.
+    """
+    if min(multipliers) <= 0:
+        raise ValueError(f"held_out_errors: multipliers must be > 0, got {min(multipliers)}")
+    X = np.asarray(X, dtype=float)
+    order = np.asarray(order, dtype=np.int64)
+    n, d = X.shape
+    masks = np.zeros((d, d), dtype=bool)  # row r: the candidate parents of order[r]
+    for r in range(d):
+        masks[r, order[:r]] = True
+    if allowed is not None:
+        masks &= np.asarray(allowed, dtype=bool)[:, order].T
+    req = np.zeros_like(masks) if required is None else np.asarray(required, dtype=bool)[:, order].T & masks
+    fold_of = np.arange(n) % folds
+    blocks = []  # (n_train, multiplier index, S / (c * price), held-out rows centred on the training means)
+    for f in range(folds):
+        train, test = X[fold_of != f], X[fold_of == f]
+        mu = train.mean(axis=0)
+        A = train - mu
+        S = A.T @ A / len(A)
+        price = bic_price(S, len(A))
+        blocks.extend((len(A), m, S / (c * price), test - mu) for m, c in enumerate(multipliers))
+    out = np.zeros(len(multipliers))
+    per_call = max(1, int(np.sqrt(BLOCK_ENTRIES)) // d)
+    for lo in range(0, len(blocks), per_call):
+        group = blocks[lo:lo + per_call]
+        for n_train in sorted({b[0] for b in group}):  # the unbiased cost depends on n_train
+            part = [b for b in group if b[0] == n_train or not unbiased]
+            k = len(part)
+            big = np.zeros((k * d, k * d))
+            for b, (_, _, Sb, _) in enumerate(part):
+                big[b * d:(b + 1) * d, b * d:(b + 1) * d] = Sb
+            nodes = (np.arange(k)[:, None] * d + order[None, :]).ravel()
+            bmask = np.zeros((k * d, k * d), dtype=bool)
+            breq = np.zeros_like(bmask)
+            for b in range(k):
+                bmask[b * d:(b + 1) * d, b * d:(b + 1) * d] = masks
+                breq[b * d:(b + 1) * d, b * d:(b + 1) * d] = req
+            cost = UnbiasedCost(least_squares_cost, n_train) if unbiased else least_squares_cost
+            fits = grow_shrink_batch(big, nodes, bmask, cost, 1.0, breq)
+            for b, (_, m, _, T) in enumerate(part):
+                W = np.zeros((d, d))
+                for r, j in enumerate(order.tolist()):
+                    _, parents, w = fits[b * d + r]
+                    W[parents - b * d, j] = w
+                out[m] += float(np.sum((T - T @ W) ** 2))
+            if not unbiased:
+                break
+    return out
+
+
+BLOCK_ENTRIES = 1_000_000
+"""Entries of the block-diagonal covariance fitted per `grow_shrink_batch` call in `held_out_errors` (at most)."""
+
+
+def choose_multiplier(X: np.ndarray, order: np.ndarray, multipliers: tuple[float, ...] = MULTIPLIERS,
+                      folds: int = FOLDS, unbiased: bool = False, allowed: np.ndarray | None = None,
+                      required: np.ndarray | None = None) -> float:
+    """The multiplier with the least held-out error (a tie goes to the larger one: the sparser graph)."""
+    err = held_out_errors(X, order, multipliers, folds, unbiased, allowed, required)
+    return float(multipliers[min(range(len(multipliers)), key=lambda m: (err[m], -multipliers[m]))])
