@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -53,20 +54,28 @@ def reference(tmp_path_factory):
     return out
 
 
-def start_and_stop(args: list[str], run_dir: Path, sig: int, after_lines: int) -> subprocess.CompletedProcess:
-    """Start a run, wait until `after_lines` steps are in its history, send `sig`; return the finished process."""
-    proc = subprocess.Popen([sys.executable, "-m", "gfopt", *args, f"hydra.run.dir={run_dir}"], cwd=run_dir.parent,
+def start(args: list[str], run_dir: Path) -> subprocess.Popen:
+    """Start `python -m gfopt` into `run_dir` in the background."""
+    return subprocess.Popen([sys.executable, "-m", "gfopt", *args, f"hydra.run.dir={run_dir}"], cwd=run_dir.parent,
                             env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    history = run_dir / "history.jsonl"
+
+
+def stop_when(proc: subprocess.Popen, ready: Callable[[], bool], sig: int) -> subprocess.CompletedProcess:
+    """Wait until `ready()` while the run lives, send `sig`; return the finished process."""
     deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        if history.exists() and history.read_text().count("\n") >= after_lines:
-            break
+    while time.time() < deadline and proc.poll() is None and not ready():
         time.sleep(0.005)
     assert proc.poll() is None, "the run ended before it could be stopped"
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def start_and_stop(args: list[str], run_dir: Path, sig: int, after_lines: int) -> subprocess.CompletedProcess:
+    """Start a run, wait until `after_lines` steps are in its history, send `sig`; return the finished process."""
+    history = run_dir / "history.jsonl"
+    return stop_when(start(args, run_dir), lambda: history.exists() and history.read_text().count("\n") >= after_lines,
+                     sig)
 
 
 @pytest.mark.slow
@@ -134,16 +143,10 @@ def test_ctrl_c_during_the_bootstrap_keeps_the_finished_resamples_and_resumes_to
     assert gfopt(*args, f"hydra.run.dir={ref_dir}", cwd=tmp_path).returncode == 0
     run_dir = tmp_path / "r"
     run_dir.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "gfopt", *args, f"hydra.run.dir={run_dir}"], cwd=tmp_path,
-                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     state = run_dir / "bootstrap_state.npz"
-    deadline = time.time() + 120
-    while not state.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.005)
-    assert proc.poll() is None, "the run ended before the bootstrap could be stopped"
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    p = stop_when(start(args, run_dir), state.exists, signal.SIGINT)
+    err = p.stderr
+    assert p.returncode == 130, err
     assert err.strip().splitlines() == ["gfopt: interrupted outside the search; run the same command to start or "
                                         "resume"], err
     assert not (run_dir / "result.json").exists()
@@ -204,8 +207,7 @@ def test_a_second_ctrl_c_inside_a_long_step_still_saves_the_last_finished_step(t
     assert gfopt(*args, f"hydra.run.dir={ref}", cwd=tmp_path).returncode == 0
     run_dir = tmp_path / "r"
     run_dir.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "gfopt", *args, f"hydra.run.dir={run_dir}"], cwd=tmp_path,
-                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start(args, run_dir)
     history = run_dir / "history.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline and not (history.exists() and history.read_text().count("\n") >= 3):
