@@ -37,6 +37,9 @@ class BudgetConfig:
             check(v is None or v > 0, f"budget.{k}", f"must be positive or null, got {v}")
 
 
+RESTART_MEASURES = ("distance", "fitness")  # how a population engine measures diversity for restarts
+
+
 @dataclass
 class PopulationEngineConfig:
     _target_: str = "gfopt.core.evolution.PopulationEngine"
@@ -64,8 +67,8 @@ class PopulationEngineConfig:
         check(self.restart_patience >= 1, "engine.restart_patience", f"must be >= 1, got {self.restart_patience}")
         check(0 <= self.restart_keep < self.population_size, "engine.restart_keep",
               f"must be in [0, population_size), got {self.restart_keep}")
-        check(self.restart_measure in ("distance", "fitness"), "engine.restart_measure",
-              f"must be distance or fitness, got {self.restart_measure!r}")
+        check(self.restart_measure in RESTART_MEASURES, "engine.restart_measure",
+              f"must be one of {RESTART_MEASURES}, got {self.restart_measure!r}")
         check(self.population_size >= 2, "engine.population_size", f"must be >= 2, got {self.population_size}")
         check_rate(self.crossover_rate, "engine.crossover_rate")
         check_rate(self.individual_mutation_rate, "engine.individual_mutation_rate")

@@ -6,11 +6,10 @@ from typing import Any
 
 import numpy as np
 
+from gfopt.core.config import RESTART_MEASURES
 from gfopt.core.engine import Budget, Engine, StepGenerator
 from gfopt.core.operators import Crossover, Mutation, Selection, Succession
 from gfopt.core.operators.selection import positive_weights, roulette, top
-
-RESTART_MEASURES = ("distance", "fitness")
 
 
 class PopulationEngine(Engine):
@@ -24,11 +23,12 @@ class PopulationEngine(Engine):
     (optional) caps the number of generations after the initial population: step 0 evaluates the initial
     population, so `generations=3` runs 4 steps and ends with `stopped_by: generations`.
 
-    `succession_elite` (k > 0): the k best individuals skip the succession move, so the population never loses its
-    best to a swarm step (their ids, velocity included, stay as they were). `restart_threshold` (not None): after
-    each generation the population's diversity (`diversity`) is measured; after `restart_patience` generations in a
-    row under the threshold the population is restarted in the same step: the `restart_keep` best stay, the rest
-    are drawn afresh from the problem's `initial` (and evaluated), all from the run's one random generator.
+    `succession_elite` (k > 0): the k best individuals skip the succession move (they stay in place and are not
+    re-evaluated; the swarm still updates their velocity), so the population never loses its best to a swarm step.
+    `restart_threshold` (not None): after each generation the population's `diversity` is measured; after
+    `restart_patience` generations in a row under the threshold the population restarts in the same step at
+    `population_size`: the `restart_keep` best plus individuals drawn afresh from the problem's `initial` (and
+    evaluated), from the run's one random generator.
     """
 
     def __init__(
