@@ -154,11 +154,14 @@ class PopulationEngine(Engine):
 
     def diversity(self) -> float:
         """How spread the population is: `distance`, the mean distance to the population's best relative to the
-        best's norm; `fitness`, (best - mean) / |best| of the scores. 0 for a population of copies."""
+        best's norm; `fitness`, (best - mean) / |best| of the scores. 0 for a population of copies; NaN fitness
+        (failed evaluations) is left out, and a population without any finite fitness counts as diverse (inf)."""
         scores = self.scores(self.fitness)
-        b = int(np.argmax(scores))
+        if np.isnan(scores).all():
+            return float("inf")
+        b = int(np.nanargmax(scores))
         if self.restart_measure == "fitness":
-            return float((scores[b] - scores.mean()) / max(abs(scores[b]), 1e-12))
+            return float((scores[b] - np.nanmean(scores)) / max(abs(scores[b]), 1e-12))
         space = self.problem.space
         x = np.stack([np.asarray(space.to_array(g), dtype=np.float64).reshape(-1) for g in self.genomes])
         return float(np.linalg.norm(x - x[b], axis=1).mean() / max(np.linalg.norm(x[b]), 1e-12))

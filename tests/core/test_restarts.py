@@ -139,3 +139,13 @@ def test_bad_restart_settings_are_one_line_errors_naming_the_field(field, value)
     with pytest.raises(ConfigError) as e:
         PopulationEngineConfig(population_size=10, selection={"_target_": "x"}, **{field: value})
     assert f"engine.{field}" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_diversity_leaves_out_failed_evaluations():
+    eng = _bare(restart_threshold=0.1, restart_measure="fitness")
+    _place(eng, [np.array([1.0, 1.0, 1.0]), np.array([0.0, 1.0, 2.0]), np.array([3.0, 0.0, 1.0])])
+    f = eng.fitness.copy()
+    eng.fitness = np.array([f[0], np.nan, f[2]])
+    assert eng.diversity() == pytest.approx((f[0] - (f[0] + f[2]) / 2) / abs(f[0]))
+    eng.fitness = np.full(3, np.nan)
+    assert eng.diversity() == float("inf")
