@@ -37,6 +37,9 @@ class BudgetConfig:
             check(v is None or v > 0, f"budget.{k}", f"must be positive or null, got {v}")
 
 
+RESTART_MEASURES = ("distance", "fitness")  # how a population engine measures diversity for restarts
+
+
 @dataclass
 class PopulationEngineConfig:
     _target_: str = "gfopt.core.evolution.PopulationEngine"
@@ -50,9 +53,22 @@ class PopulationEngineConfig:
     max_population: int | None = None
     patience: int | None = None
     generations: int | None = None
+    succession_elite: int = 0  # the k best skip the succession move (keep the population's best)
+    restart_threshold: float | None = None  # restart when diversity stays under this (null: never)
+    restart_patience: int = 2  # ... for this many generations in a row
+    restart_keep: int = 1  # individuals kept through a restart (the best)
+    restart_measure: str = "distance"  # distance: mean relative distance to the best | fitness: relative spread
 
     def __post_init__(self) -> None:
         check(self.generations is None or self.generations >= 1, "engine.generations", "must be >= 1 or null")
+        check(self.succession_elite >= 0, "engine.succession_elite", f"must be >= 0, got {self.succession_elite}")
+        rt = self.restart_threshold
+        check(rt is None or rt > 0, "engine.restart_threshold", f"must be > 0 or null (no restarts), got {rt}")
+        check(self.restart_patience >= 1, "engine.restart_patience", f"must be >= 1, got {self.restart_patience}")
+        check(0 <= self.restart_keep < self.population_size, "engine.restart_keep",
+              f"must be in [0, population_size), got {self.restart_keep}")
+        check(self.restart_measure in RESTART_MEASURES, "engine.restart_measure",
+              f"must be one of {RESTART_MEASURES}, got {self.restart_measure!r}")
         check(self.population_size >= 2, "engine.population_size", f"must be >= 2, got {self.population_size}")
         check_rate(self.crossover_rate, "engine.crossover_rate")
         check_rate(self.individual_mutation_rate, "engine.individual_mutation_rate")

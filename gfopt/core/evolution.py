@@ -6,9 +6,10 @@ from typing import Any
 
 import numpy as np
 
+from gfopt.core.config import RESTART_MEASURES
 from gfopt.core.engine import Budget, Engine, StepGenerator
 from gfopt.core.operators import Crossover, Mutation, Selection, Succession
-from gfopt.core.operators.selection import positive_weights, roulette
+from gfopt.core.operators.selection import positive_weights, roulette, top
 
 
 class PopulationEngine(Engine):
@@ -21,6 +22,13 @@ class PopulationEngine(Engine):
     population exceeds it. `patience` stops after that many generations without a new best; `generations`
     (optional) caps the number of generations after the initial population: step 0 evaluates the initial
     population, so `generations=3` runs 4 steps and ends with `stopped_by: generations`.
+
+    `succession_elite` (k > 0): the k best individuals skip the succession move (they stay in place and are not
+    re-evaluated; the swarm still updates their velocity), so the population never loses its best to a swarm step.
+    `restart_threshold` (not None): after each generation the population's `diversity` is measured; after
+    `restart_patience` generations in a row under the threshold the population restarts in the same step at
+    `population_size`: the `restart_keep` best plus individuals drawn afresh from the problem's `initial` (and
+    evaluated), from the run's one random generator.
     """
 
     def __init__(
@@ -35,8 +43,15 @@ class PopulationEngine(Engine):
         max_population: int | None = None,
         patience: int | None = None,
         generations: int | None = None,
+        succession_elite: int = 0,
+        restart_threshold: float | None = None,
+        restart_patience: int = 2,
+        restart_keep: int = 1,
+        restart_measure: str = "distance",
     ) -> None:
         super().__init__()
+        if restart_measure not in RESTART_MEASURES:
+            raise ValueError(f"engine.restart_measure: must be one of {RESTART_MEASURES}, got {restart_measure!r}")
         self.population_size = population_size
         self.selection = selection
         self.crossover = crossover
@@ -47,6 +62,13 @@ class PopulationEngine(Engine):
         self.max_population = max_population
         self.patience = patience
         self.generations = generations
+        self.succession_elite = succession_elite
+        self.restart_threshold = restart_threshold
+        self.restart_patience = restart_patience
+        self.restart_keep = restart_keep
+        self.restart_measure = restart_measure
+        self.low_diversity = 0  # generations in a row with diversity under restart_threshold
+        self.restarts = 0
         self.genomes: list[Any] = []
         self.fitness = np.empty(0)
         self.ids: list[int] = []
@@ -78,9 +100,16 @@ class PopulationEngine(Engine):
             return
         best_before = self.best_fitness
         if self.succession is not None:
-            moved = self.succession.move(self.genomes, self.scores(self.fitness), self.ids, self.steps - 1, rng)
-            fit = yield moved
-            self.genomes, self.fitness = moved, np.asarray(fit, float)
+            scores = self.scores(self.fitness)
+            moved = self.succession.move(self.genomes, scores, self.ids, self.steps - 1, rng)
+            elite = set(top(scores, min(self.succession_elite, len(moved))).tolist())
+            todo = [k for k in range(len(moved)) if k not in elite]
+            fitness = self.fitness.copy()
+            if todo:
+                fit = yield [moved[k] for k in todo]
+                fitness[todo] = np.asarray(fit, float)
+            self.genomes = [self.genomes[k] if k in elite else moved[k] for k in range(len(moved))]
+            self.fitness = fitness
             self.succession.update(self.ids, self.genomes, self.scores(self.fitness))
         scores = self.scores(self.fitness)
         children = []
@@ -117,6 +146,41 @@ class PopulationEngine(Engine):
         self.stale = 0 if self._better(self.best_fitness, best_before) else self.stale + 1
         if self.patience is not None and self.stale >= self.patience:
             self.converged = True
+        if self.restart_threshold is not None:
+            low = self.diversity() < self.restart_threshold
+            self.low_diversity = self.low_diversity + 1 if low else 0
+            if self.low_diversity >= self.restart_patience:
+                yield from self._restart()
+
+    def diversity(self) -> float:
+        """How spread the population is: `distance`, the mean distance to the population's best relative to the
+        best's norm; `fitness`, (best - mean) / |best| of the scores. 0 for a population of copies; NaN fitness
+        (failed evaluations) is left out, and a population without any finite fitness counts as diverse (inf)."""
+        scores = self.scores(self.fitness)
+        if np.isnan(scores).all():
+            return float("inf")
+        b = int(np.nanargmax(scores))
+        if self.restart_measure == "fitness":
+            return float((scores[b] - np.nanmean(scores)) / max(abs(scores[b]), 1e-12))
+        space = self.problem.space
+        x = np.stack([np.asarray(space.to_array(g), dtype=np.float64).reshape(-1) for g in self.genomes])
+        return float(np.linalg.norm(x - x[b], axis=1).mean() / max(np.linalg.norm(x[b]), 1e-12))
+
+    def _restart(self) -> StepGenerator:
+        """Keep the `restart_keep` best; replace the rest with fresh (evaluated) individuals from `initial`."""
+        keep = top(self.scores(self.fitness), min(self.restart_keep, len(self.genomes)))
+        fresh = self.problem.initial(max(self.population_size - len(keep), 1), self.rng)
+        fit = yield fresh
+        fresh, fit = yield from self._improve(list(fresh), np.asarray(fit, float))
+        new_ids = self._new_ids(len(fresh))
+        self.genomes = [self.genomes[k] for k in keep] + list(fresh)
+        self.fitness = np.concatenate([self.fitness[keep], np.asarray(fit, float)])
+        self.ids = [self.ids[k] for k in keep] + new_ids
+        if self.succession is not None:
+            self.succession.forget(self.ids)
+            self.succession.update(new_ids, fresh, self.scores(np.asarray(fit, float)))
+        self.low_diversity = 0
+        self.restarts += 1
 
     def _improve(self, genomes: list[Any], fitness: np.ndarray) -> StepGenerator:
         """Hook for memetic engines: return improved (genomes, fitness) of freshly evaluated individuals."""
@@ -143,6 +207,14 @@ class PopulationEngine(Engine):
     def population(self) -> tuple[list[Any], np.ndarray]:
         return list(self.genomes), self.fitness.copy()
 
+    def status(self) -> dict[str, Any]:
+        """The base status, plus the diversity and the restarts so far when restarts are on."""
+        out = super().status()
+        if self.restart_threshold is not None and self.genomes:
+            out["diversity"] = self.diversity()
+            out["restarts"] = self.restarts
+        return out
+
     def _state(self) -> dict[str, Any]:
         space = self.problem.space
         state = {
@@ -151,6 +223,8 @@ class PopulationEngine(Engine):
             "ids": list(self.ids),
             "next_id": self.next_id,
             "stale": self.stale,
+            "low_diversity": self.low_diversity,
+            "restarts": self.restarts,
         }
         if self.succession is not None:
             state["succession"] = self.succession.state_dict()
@@ -163,5 +237,7 @@ class PopulationEngine(Engine):
         self.ids = [int(i) for i in state["ids"]]
         self.next_id = int(state["next_id"])
         self.stale = int(state["stale"])
+        self.low_diversity = int(state.get("low_diversity", 0))  # checkpoints from before restarts existed
+        self.restarts = int(state.get("restarts", 0))
         if self.succession is not None:
             self.succession.load_state_dict(state["succession"])

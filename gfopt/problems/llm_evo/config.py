@@ -8,6 +8,7 @@ from typing import Any
 from gfopt.core.config import check, check_rate
 
 METRICS = ("exact", "partial", "blend", "likelihood")
+TIEBREAKS = ("none", "ce")
 TASK_KINDS = ("generation", "multiple_choice")
 GENOME_DTYPES = ("auto", "float32", "bfloat16", "float16")
 BASELINES = ("best_expert", "shared", "uniform", "random_search", "lorahub", "lorahub_ce", "model_swarms")
@@ -52,10 +53,14 @@ class FitnessConfig:
     right: exact match decides whenever it separates candidates, partial credit only breaks its ties.
     `likelihood` = exp(-cross-entropy of the gold answers): the geometric-mean probability of a gold answer token,
     in (0, 1], smooth where exact match is flat (LoraHub's objective made a positive fitness).
+    `tiebreak: ce` subtracts `tiebreak_weight` x the gold answers' cross-entropy (nats per answer token, from the
+    same forward pass) from each task's metric, so candidates that tie on exact match still differ.
     """
 
     metric: str = "blend"
     partial_weight: float = 0.2
+    tiebreak: str = "none"  # none | ce: metric - tiebreak_weight x cross-entropy
+    tiebreak_weight: float = 0.01
     samples: int = 200  # validation samples per task (error when a split has fewer)
 
 
@@ -141,6 +146,10 @@ class LlmEvoConfig:
         check(c.init in COEFFICIENT_INITS, "problem.coefficients.init", f"must be one of {COEFFICIENT_INITS}")
         check(self.fitness.metric in METRICS, "problem.fitness.metric", f"must be one of {METRICS}")
         check_rate(self.fitness.partial_weight, "problem.fitness.partial_weight")
+        check(self.fitness.tiebreak in TIEBREAKS, "problem.fitness.tiebreak", f"must be one of {TIEBREAKS}")
+        check(self.fitness.tiebreak_weight >= 0, "problem.fitness.tiebreak_weight", "must be >= 0")
+        check(self.fitness.tiebreak == "none" or self.fitness.metric != "likelihood", "problem.fitness.tiebreak",
+              "the likelihood metric is the cross-entropy already; use tiebreak=none")
         check(self.fitness.samples >= 1, "problem.fitness.samples", "must be >= 1")
         check(self.generation.extract in ("eos", "answer"), "problem.generation.extract", "must be eos or answer")
         check(self.init.mode in ("pairs", "experts", "experts+pairs"), "problem.init.mode",

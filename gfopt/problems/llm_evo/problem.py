@@ -109,6 +109,7 @@ class LlmEvoProblem(Problem):
         self.space_name = space
         self.coef_cfg = {**_plain(d.coefficients), **(_plain(coefficients) or {})}
         self.fit_cfg = {**_plain(d.fitness), **(_plain(fitness) or {})}
+        self.tiebreak_weight = float(self.fit_cfg["tiebreak_weight"]) if self.fit_cfg["tiebreak"] == "ce" else 0.0
         self.gen_cfg = {**_plain(d.generation), **(_plain(generation) or {})}
         self.init_cfg = {**_plain(d.init), **(_plain(init) or {})}
         self.batch_size, self.test_samples, self.ensemble_k = batch_size, test_samples, ensemble_k
@@ -369,7 +370,7 @@ class LlmEvoProblem(Problem):
             self.n_forward += prep.n_samples
             out[t] = {"exact": float(exact.mean()), "partial": float(partial.mean()), "loss": loss,
                       "fitness": fitness_of(exact, partial, self.fit_cfg["metric"], self.fit_cfg["partial_weight"],
-                                            loss)}
+                                            loss, self.tiebreak_weight)}
         return out
 
     def write(self, genome: np.ndarray) -> None:

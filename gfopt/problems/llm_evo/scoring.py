@@ -154,16 +154,19 @@ def score_with_loss(model: Any, prep: Prepared) -> tuple[np.ndarray, np.ndarray,
 
 
 def fitness_of(exact: np.ndarray, partial: np.ndarray, metric: str, partial_weight: float,
-               loss: float = float("nan")) -> float:
+               loss: float = float("nan"), tiebreak_weight: float = 0.0) -> float:
     """One task's fitness: exact-match rate, mean partial credit, exact with partial credit on misses, or
-    (`likelihood`) exp(-loss), the gold answers' mean per-token likelihood."""
+    (`likelihood`) exp(-loss), the gold answers' mean per-token likelihood; minus `tiebreak_weight` x loss (the
+    cross-entropy tiebreak: a slope where the metric is flat)."""
     if metric == "likelihood":
-        return float(np.exp(-loss))
-    if metric == "exact":
-        return float(exact.mean())
-    if metric == "partial":
-        return float(partial.mean())
-    return float(np.where(exact > 0, 1.0, partial_weight * partial).mean())
+        value = float(np.exp(-loss))
+    elif metric == "exact":
+        value = float(exact.mean())
+    elif metric == "partial":
+        value = float(partial.mean())
+    else:
+        value = float(np.where(exact > 0, 1.0, partial_weight * partial).mean())
+    return value - tiebreak_weight * loss if tiebreak_weight else value
 
 
 _ANSWER = re.compile(r"Answer:\s*(.*)")
