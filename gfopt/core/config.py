@@ -60,16 +60,17 @@ class PopulationEngineConfig:
     restart_measure: str = "distance"  # distance: mean relative distance to the best | fitness: relative spread
 
     def __post_init__(self) -> None:
+        # population_size first: the restart and max_population checks below are stated relative to it
+        check(self.population_size >= 2, "engine.population_size", f"must be >= 2, got {self.population_size}")
         check(self.generations is None or self.generations >= 1, "engine.generations", "must be >= 1 or null")
         check(self.succession_elite >= 0, "engine.succession_elite", f"must be >= 0, got {self.succession_elite}")
         rt = self.restart_threshold
         check(rt is None or rt > 0, "engine.restart_threshold", f"must be > 0 or null (no restarts), got {rt}")
         check(self.restart_patience >= 1, "engine.restart_patience", f"must be >= 1, got {self.restart_patience}")
         check(0 <= self.restart_keep < self.population_size, "engine.restart_keep",
-              f"must be in [0, population_size), got {self.restart_keep}")
+              f"must be in [0, population_size ({self.population_size})), got {self.restart_keep}")
         check(self.restart_measure in RESTART_MEASURES, "engine.restart_measure",
               f"must be one of {RESTART_MEASURES}, got {self.restart_measure!r}")
-        check(self.population_size >= 2, "engine.population_size", f"must be >= 2, got {self.population_size}")
         check_rate(self.crossover_rate, "engine.crossover_rate")
         check_rate(self.individual_mutation_rate, "engine.individual_mutation_rate")
         mp = self.max_population
