@@ -29,6 +29,14 @@ SENSITIVITY_ORDERS = 8
 """Orders whose `ParentSetScore.sensitivity` is kept (the search scores many moves of one order in a row)."""
 
 
+def prefixes(order: np.ndarray) -> np.ndarray:
+    """prefix[k, i]: node i sits at a position < k of `order`, for k = 0..d (row d: every node)."""
+    d = len(order)
+    prefix = np.ones((d + 1, d), dtype=bool)
+    prefix[:d, order] = np.tril(np.ones((d, d), dtype=bool), -1)
+    return prefix
+
+
 class ParentSetScore(Score):
     """Q = sum_j f(v_j) + penalty |A_j|, A_j chosen within the predecessors of j that are candidates for j.
 
@@ -132,8 +140,7 @@ class ParentSetScore(Score):
             self._sensitive.move_to_end(key)
             return hit
         d = self.d
-        prefix = np.zeros((d, d), dtype=bool)  # prefix[k, i]: node i sits at a position < k
-        prefix[:, order] = np.tril(np.ones((d, d), dtype=bool), -1)
+        prefix = prefixes(order)[:d]
         wide = self.candidates[:, order].T
         path, intrude = wide.copy(), wide.copy()
         plain = ~self.required[:, order].any(axis=0) if self.select else np.zeros(d, dtype=bool)
@@ -147,27 +154,22 @@ class ParentSetScore(Score):
 
     def _select(self, nodes: np.ndarray, masks: np.ndarray) -> list[Fit]:
         """Grow-shrink fits: by the shared grow tree, or the batch grow for nodes with required parents."""
-        req = self.required[:, nodes].T & masks
         plain = ~self.required[:, nodes].any(axis=0)
+        if plain.all():
+            return self._tree.fits(nodes, masks)
+        tree, batch = np.flatnonzero(plain), np.flatnonzero(~plain)
+        fits = self._tree.fits(nodes[tree], masks[tree]) if len(tree) else []
+        fits += grow_shrink_batch(self.S, nodes[batch], masks[batch], self.cost, self.penalty,
+                                  self.required[:, nodes[batch]].T & masks[batch], self._shrunk)
         out: list = [None] * len(nodes)
-        for rows, fits in ((np.flatnonzero(plain), self._tree.fits), (np.flatnonzero(~plain), None)):
-            if not len(rows):
-                continue
-            if fits is None:
-                done = grow_shrink_batch(self.S, nodes[rows], masks[rows], self.cost, self.penalty, req[rows],
-                                         self._shrunk)
-            else:
-                done = fits(nodes[rows], masks[rows])
-            for r, fit in zip(rows.tolist(), done, strict=True):
-                out[r] = fit
+        for r, fit in zip(np.concatenate([tree, batch]).tolist(), fits, strict=True):
+            out[r] = fit
         return out
 
     def fit_order(self, order: np.ndarray) -> OrderFit:
         order = np.asarray(order, dtype=np.int64)
         d = self.d
-        prefix = np.zeros((d, d), dtype=bool)  # prefix[k, i]: node i sits at a position < k
-        prefix[:, order] = np.tril(np.ones((d, d), dtype=bool), -1)
-        fits = self.node_fits(order, prefix)
+        fits = self.node_fits(order, prefixes(order)[:d])
         costs = np.array([f[0] for f in fits])
         W = np.zeros((d, d))
         for j, (_, parents, w) in zip(order.tolist(), fits, strict=True):
@@ -177,9 +179,7 @@ class ParentSetScore(Score):
     def swap_scores(self, base: OrderFit, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         order = base.order
         d = self.d
-        prefix = np.zeros((d + 1, d), dtype=bool)  # prefix[p, i]: node i sits at a position < p
-        prefix[:d, order] = np.tril(np.ones((d, d), dtype=bool), -1)
-        prefix[d] = True
+        prefix = prefixes(order)
         path, intrude = self.sensitivity(order)
         lo, hi = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
         x, y = order[lo], order[hi]
@@ -217,9 +217,7 @@ class ParentSetScore(Score):
         d = self.d
         src = np.asarray(src, dtype=np.int64)
         dst = np.asarray(dst, dtype=np.int64)
-        prefix = np.zeros((d + 1, d), dtype=bool)  # prefix[k, i]: node i sits at a position < k
-        prefix[:d, order] = np.tril(np.ones((d, d), dtype=bool), -1)
-        prefix[d] = True
+        prefix = prefixes(order)
         path, intrude = self.sensitivity(order)
         ps = np.unique(src)
         nodes, preds, owner, kind, where = [], [], [], [], []
