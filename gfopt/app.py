@@ -37,6 +37,9 @@ def config_hash(cfg: DictConfig) -> str:
     d.pop("hydra", None)
     for k in ("resume", "progress", "checkpoint_every", "checkpoint_min_interval_s", "parallel"):
         d.pop(k, None)
+    bootstrap = (d.get("problem") or {}).get("bootstrap")
+    if isinstance(bootstrap, dict):  # how many processes run the resamples (same frequencies)
+        bootstrap.pop("workers", None)
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

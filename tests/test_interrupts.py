@@ -137,24 +137,25 @@ def test_sigterm_while_the_problem_is_built_is_one_line(tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_during_the_bootstrap_keeps_the_finished_resamples_and_resumes_to_the_same_result(tmp_path):
-    """The bootstrap runs after the search: Ctrl-C there is one line, and the rerun continues the resamples."""
+    """The bootstrap runs after the search: Ctrl-C there (resamples in 2 processes) is one line, and the rerun (in
+    one process) does the unfinished resamples, to the uninterrupted serial run's frequencies."""
     args = ["problem=dag_topo", "problem.data.d=20", "problem.data.n=400", "problem.bootstrap.samples=40"]
     ref_dir = tmp_path / "ref"
     assert gfopt(*args, f"hydra.run.dir={ref_dir}", cwd=tmp_path).returncode == 0
     run_dir = tmp_path / "r"
     run_dir.mkdir()
     state = run_dir / "bootstrap_state.npz"
-    p = stop_when(start(args, run_dir), state.exists, signal.SIGINT)
+    p = stop_when(start([*args, "problem.bootstrap.workers=2"], run_dir), state.exists, signal.SIGINT)
     err = p.stderr
     assert p.returncode == 130, err
     assert err.strip().splitlines() == ["gfopt: interrupted outside the search; run the same command to start or "
                                         "resume"], err
     assert not (run_dir / "result.json").exists()
     with np.load(state) as z:
-        assert 1 <= int(z["done"]) < 40
+        assert 1 <= z["done"].sum() < 40
     resumed = gfopt(*args, f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
-    assert "bootstrap: resuming at resample" in (run_dir / "gfopt.log").read_text()
+    assert "bootstrap: resuming with" in (run_dir / "gfopt.log").read_text()
     assert result(run_dir) == result(ref_dir)
     np.testing.assert_array_equal(np.loadtxt(run_dir / "edge_frequencies.csv", delimiter=",", dtype=str),
                                   np.loadtxt(ref_dir / "edge_frequencies.csv", delimiter=",", dtype=str))

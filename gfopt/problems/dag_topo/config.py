@@ -101,13 +101,16 @@ class DagKnowledgeConfig:
 
 @dataclass
 class DagBootstrapConfig:
-    """`samples` > 0: rerun the search on that many row resamples and write edge frequencies."""
+    """`samples` > 0: rerun the search on that many row resamples and write edge frequencies; `workers` > 1 runs
+    the resamples in that many processes (same frequencies)."""
 
     samples: int = 0
     seed: int | None = None
+    workers: int = 1
 
     def __post_init__(self) -> None:
         check(self.samples >= 0, "problem.bootstrap.samples", f"must be >= 0, got {self.samples}")
+        check(self.workers >= 1, "problem.bootstrap.workers", f"must be >= 1 (1: in this process), got {self.workers}")
 
 
 @dataclass

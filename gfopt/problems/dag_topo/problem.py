@@ -517,7 +517,8 @@ class DagTopoProblem(Problem):
             from gfopt.problems.dag_topo.bootstrap import draw_frequencies, edge_frequencies
 
             freq = edge_frequencies(self, bc.samples, bc.seed if bc.seed is not None else self.data_cfg.seed,
-                                    state_path=outdir / "bootstrap_state.npz", progress=progress_enabled("auto"))
+                                    state_path=outdir / "bootstrap_state.npz", progress=progress_enabled("auto"),
+                                    workers=bc.workers)
             write_weights_csv(freq, self.names, outdir / "edge_frequencies.csv")
             draw_frequencies(freq, self.names, outdir / "edge_frequencies.png")
             E = W_est != 0
