@@ -25,6 +25,7 @@ from gfopt.core.engine import run  # noqa: E402
 from gfopt.core.local_search import LocalSearchEngine  # noqa: E402
 from gfopt.problems.dag_topo.data import Dataset, simulate  # noqa: E402
 from gfopt.problems.dag_topo.metrics import count_accuracy  # noqa: E402
+from gfopt.problems.dag_topo.penalty import choose_multiplier  # noqa: E402
 from gfopt.problems.dag_topo.problem import DagTopoProblem  # noqa: E402
 
 CANDIDATES: dict[str, dict] = {
@@ -41,6 +42,12 @@ CANDIDATES: dict[str, dict] = {
     "r=0.025,p=0.85": {"ridge": 0.025, "unbiased": False, "penalty": 0.85},
     "r=0.05,p=1": {"ridge": 0.05, "unbiased": False, "penalty": 1.0},
     "r=0.025,p=1": {"ridge": 0.025, "unbiased": False, "penalty": 1.0},
+    "r=0.1,p=1.4": {"ridge": 0.1, "unbiased": False, "penalty": 1.4},
+    "r=0.1,p=0.35": {"ridge": 0.1, "unbiased": False, "penalty": 0.35},
+    "penalty=null": {"penalty": None},  # n <= d: the ridge rule with the held-out multiplier
+    "r=0.1,p=2": {"ridge": 0.1, "unbiased": False, "penalty": 2.0},
+    "r=0.1,p=1": {"ridge": 0.1, "unbiased": False, "penalty": 1.0},
+    "r=0.1,p=0.25": {"ridge": 0.1, "unbiased": False, "penalty": 0.25},
     "r=0.05,p=0.5": {"ridge": 0.05, "unbiased": False, "penalty": 0.5},
     "r=0.05,p=0.7": {"ridge": 0.05, "unbiased": False, "penalty": 0.7},
     "r=0.05,p=0.85": {"ridge": 0.05, "unbiased": False, "penalty": 0.85},
@@ -88,6 +95,9 @@ def main() -> None:
                     help="also d = 50 n = 50 instances (ER/SF 2, 4, 6, seeds 1066+; no DAGMA: vs the first column)")
     ap.add_argument("--pick", nargs="+", default=None,
                     help="also a column that picks among these candidates' results by K-fold held-out error")
+    ap.add_argument("--ho-pick", action="store_true",
+                    help="also a column: ridge 0.1 at the multiplier penalty.choose_multiplier (with the ridge) picks "
+                         "in the first stage's best order, read off the r=0.1,p=... columns (which must be run)")
     ap.add_argument("--dagma-d50", type=Path, default=Path("experiments/dag_small_n_objective.json"),
                     help="DAGMA rows of the d = 50 n = 50 instances (read; written with --run-dagma)")
     ap.add_argument("--run-dagma", action="store_true", help="compute the missing d = 50 n = 50 DAGMA rows and stop")
@@ -96,7 +106,8 @@ def main() -> None:
     extra = json.loads(args.dagma_d50.read_text()) if args.dagma_d50.exists() else {}
     cache.update(extra)
     names = args.only or list(CANDIDATES)
-    cols = [c for name in names for c in (name, name + "+ols")] + (["cv-pick"] if args.pick else [])
+    cols = [c for name in names for c in (name, name + "+ols")] + (["cv-pick"] if args.pick else []) \
+        + (["ho-pick"] if args.ho_pick else [])
     insts = [i for i in instances() if i["d"] <= args.max_d and i["n"] // i["d"] in args.factors]
     if args.d50_n50:
         noises = ("gauss", "exp", "gumbel")
@@ -131,6 +142,11 @@ def main() -> None:
                 cv[name] = cv_error(p.X, f.order, CANDIDATES[name])
         if args.pick:
             row["cv-pick"] = row[min(cv, key=cv.get)]
+        if args.ho_pick:
+            first = DagTopoProblem(data={"center": True}, dataset=ds)
+            order = first.initial(1 + first.default_restarts(), np.random.default_rng(0))[0]
+            pick = choose_multiplier(first.X, order, ridge=0.1)
+            row["ho-pick"] = row[f"r=0.1,p={pick:g}"]
         ref = cache[key(inst)]["shd"] if key(inst) in cache else row[names[0]]  # d = 50: against the first
         for c in cols:
             diffs[(c, inst["n"] // inst["d"])].append((row[c] - ref, label))

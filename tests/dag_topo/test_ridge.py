@@ -12,6 +12,7 @@ from gfopt.core.engine import run
 from gfopt.core.local_search import LocalSearchEngine
 from gfopt.errors import ConfigError
 from gfopt.problems.dag_topo.data import simulate
+from gfopt.problems.dag_topo.penalty import MULTIPLIERS, bic_price, choose_multiplier, held_out_errors
 from gfopt.problems.dag_topo.problem import RIDGE_PRICE, RIDGE_SMALL_N, DagTopoProblem
 from gfopt.problems.dag_topo.selection import UnbiasedCost
 
@@ -93,3 +94,38 @@ def test_bad_ridge_names_the_field():
         DagTopoProblem(data={"d": 5, "n": 50}, score={"ridge": 0.1, "type": "bic"})
     with pytest.raises(ConfigError, match=r"problem.score.ridge: applies to the sparse least-squares score"):
         DagTopoProblem(data={"d": 5, "n": 50}, score={"ridge": 0.1, "select": "all"})
+
+
+def test_held_out_error_with_ridge_equals_direct_ridge_regressions():
+    """All parents kept (a vanishing multiplier): each fold's error is that of numpy ridge fits on the training
+    rows (normal equations, penalty r x the training rows' smallest variance); with no parents the ridge is moot."""
+    ds = simulate("ER", 2, 6, 12, "gauss", "linear", 3)
+    X, order, r = ds.X - ds.X.mean(axis=0), np.array([3, 0, 5, 1, 4, 2]), 0.3
+    err = held_out_errors(X, order, (1e-9, 1e12), ridge=r)
+    plain = held_out_errors(X, order, (1e12,))
+    total = 0.0
+    for f in range(5):
+        train, test = X[np.arange(12) % 5 != f], X[np.arange(12) % 5 == f]
+        mu = train.mean(axis=0)
+        A, T = train - mu, test - mu
+        s2 = float(np.min(np.sum(A**2, axis=0) / len(A)))
+        for pos, j in enumerate(order):
+            P = np.sort(order[:pos])
+            w = (np.linalg.solve(A[:, P].T @ A[:, P] / len(A) + r * s2 * np.eye(len(P)), A[:, P].T @ A[:, j] / len(A))
+                 if len(P) else np.zeros(0))
+            total += float(np.sum((T[:, j] - T[:, P] @ w) ** 2))
+    assert err[0] == pytest.approx(total, rel=1e-9)
+    assert err[1] == pytest.approx(plain[0], rel=1e-12)
+
+
+def test_penalty_null_with_n_at_most_d_chooses_the_multiplier_with_the_ridge():
+    ds = simulate("ER", 4, 10, 10, "exp", "linear", 2)
+    p = DagTopoProblem(dataset=ds, score={"penalty": None})
+    assert p.penalty_multiplier == RIDGE_PRICE  # before the first stage
+    starts = p.initial(5, np.random.default_rng(0))
+    first = DagTopoProblem(dataset=ds)  # the default ranks the first stage's optima the same way
+    order = first.initial(5, np.random.default_rng(0))[0]
+    np.testing.assert_array_equal(starts[0], order)
+    assert p.penalty_multiplier == choose_multiplier(p.X, order, ridge=RIDGE_SMALL_N)
+    assert p.penalty_multiplier in MULTIPLIERS
+    assert p.score.penalty == pytest.approx(p.penalty_multiplier * bic_price(p.X.T @ p.X / p.n, p.n), rel=1e-12)

@@ -244,16 +244,18 @@ class DagTopoProblem(Problem):
         return 1.0 if self.score_cfg.penalty is None else float(self.score_cfg.penalty)
 
     def _held_out_rule(self) -> bool:
-        """`score.penalty` null on the two-stage sparse least-squares default with n > 2d: the multiplier is
-        chosen by held-out error in the first stage's best order (`penalty.choose_multiplier`), else it is 1."""
-        return self.score_cfg.penalty is None and self._two_stage() and self.n > HELD_OUT_MIN_N * self.d
+        """`score.penalty` null on the two-stage sparse least-squares default with n > 2d, or with n <= d under the
+        ridge rule: the multiplier is chosen by held-out error in the first stage's best order
+        (`penalty.choose_multiplier`, ridge regressions under the ridge rule), else it is 1."""
+        return self.score_cfg.penalty is None and self._two_stage() and (self.n > HELD_OUT_MIN_N * self.d
+                                                                          or self._ridge_rule())
 
     def _choose_penalty(self, order: np.ndarray) -> None:
         """Set the multiplier by held-out error in `order` and rebuild the score with it (before the search)."""
         k = self.knowledge
         self.penalty_multiplier = choose_multiplier(self.X, order, unbiased=self._unbiased(True),
                                                     allowed=None if k is None else k.allowed,
-                                                    required=None if k is None else k.required)
+                                                    required=None if k is None else k.required, ridge=self._ridge())
         self.score = self._parent_set_score()
 
     def _unbiased(self, select: bool) -> bool:
