@@ -118,14 +118,20 @@ def test_held_out_error_with_ridge_equals_direct_ridge_regressions():
     assert err[1] == pytest.approx(plain[0], rel=1e-12)
 
 
-def test_penalty_null_with_n_at_most_d_chooses_the_multiplier_with_the_ridge():
+@pytest.mark.parametrize("penalty", [None, 1.0, 2.0])
+def test_with_n_at_most_d_the_configured_multiplier_is_scaled_by_the_held_out_choice(penalty):
     ds = simulate("ER", 4, 10, 10, "exp", "linear", 2)
-    p = DagTopoProblem(dataset=ds, score={"penalty": None})
-    assert p.penalty_multiplier == RIDGE_PRICE  # before the first stage
+    p = DagTopoProblem(dataset=ds, score={"penalty": penalty})
+    base = 1.0 if penalty is None else penalty
+    assert p.penalty_multiplier == base * RIDGE_PRICE  # before the first stage
     starts = p.initial(5, np.random.default_rng(0))
-    first = DagTopoProblem(dataset=ds)  # the default ranks the first stage's optima the same way
-    order = first.initial(5, np.random.default_rng(0))[0]
-    np.testing.assert_array_equal(starts[0], order)
-    assert p.penalty_multiplier == choose_multiplier(p.X, order, ridge=RIDGE_SMALL_N)
-    assert p.penalty_multiplier in MULTIPLIERS
+    chosen = choose_multiplier(p.X, starts[0], ridge=RIDGE_SMALL_N)  # in the first stage's best (kept) order
+    assert chosen in MULTIPLIERS and p.penalty_multiplier == base * chosen
     assert p.score.penalty == pytest.approx(p.penalty_multiplier * bic_price(p.X.T @ p.X / p.n, p.n), rel=1e-12)
+
+
+def test_without_a_first_stage_the_ridge_rule_keeps_the_fixed_factor():
+    ds = simulate("ER", 4, 10, 10, "exp", "linear", 2)
+    p = DagTopoProblem(dataset=ds, score={"screen": False})
+    p.initial(5, np.random.default_rng(0))
+    assert p.penalty_multiplier == RIDGE_PRICE

@@ -68,12 +68,15 @@ HELD_OUT_MIN_N = 2
 with n <= 2d no rule beat the BIC's worst case on the tuning suite (experiments/dag_tune_small_n.txt)."""
 RIDGE_SMALL_N = 0.1
 """`score.ridge` null with n <= RIDGE_MAX_N * d: the sparse least-squares fits use S + 0.1 s2 I (s2 the smallest column
-variance), the parent price RIDGE_PRICE times the configured one and `unbiased` off. On the tuning instances
-(experiments/dag_small_n_objective.txt, n = d, d = 10, 20) the SHD at or below DAGMA's on 28/30 (21/30 before), summed
-SHD minus DAGMA's -350 (-158), worst +10 (+11). Not at n = 2d: on d = 50 n = 100 it lost up to 50 (SF6 24 -> 74)."""
+variance), `unbiased` off, and the parent price is the configured multiplier times one chosen by held-out error of
+ridge fits in the first stage's best order (`_held_out_rule`). On the 36 n = d tuning instances
+(experiments/dag_small_n_penalty_null.txt) SHD minus DAGMA's: worst +6 (+11 before the ridge, +10 at a fixed 0.85),
+at or below DAGMA 33/36 (27; 34), summed -1138 (-732; -991). Not at n = 2d: on d = 50 n = 100 it lost up to 50."""
 RIDGE_MAX_N = 1
 RIDGE_PRICE = 0.85
-"""The parent price's factor under the ridge rule (ridge 0.1 at price 1: worst +12 at n = d; 0.5-0.85: +10)."""
+"""The parent price's factor under the ridge rule before the held-out choice (it ranks the first stage's optima and
+so picks the order the choice is made in) and without a first stage (ridge 0.1 at a fixed price 1: worst +12 at
+n = d, 0.5-0.85: +10; chosen by held-out error: +6, experiments/dag_small_n_penalty_null.txt)."""
 AUTO_RESTARTS_MAX_D = 200  # from here on one restart: full candidate sets cost ~d^2.4 per start
 
 
@@ -244,18 +247,22 @@ class DagTopoProblem(Problem):
         return 1.0 if self.score_cfg.penalty is None else float(self.score_cfg.penalty)
 
     def _held_out_rule(self) -> bool:
-        """`score.penalty` null on the two-stage sparse least-squares default with n > 2d, or with n <= d under the
-        ridge rule: the multiplier is chosen by held-out error in the first stage's best order
-        (`penalty.choose_multiplier`, ridge regressions under the ridge rule), else it is 1."""
-        return self.score_cfg.penalty is None and self._two_stage() and (self.n > HELD_OUT_MIN_N * self.d
-                                                                          or self._ridge_rule())
+        """A multiplier chosen by held-out error in the first stage's best order (`penalty.choose_multiplier`) on
+        the two-stage sparse least-squares default: with `score.penalty` null and n > 2d, or under the ridge rule
+        (n <= d, ridge fits, the configured multiplier times the choice). Otherwise the multiplier is as set (null:
+        1; times RIDGE_PRICE under the ridge rule without a first stage)."""
+        if not self._two_stage():
+            return False
+        return self._ridge_rule() or (self.score_cfg.penalty is None and self.n > HELD_OUT_MIN_N * self.d)
 
     def _choose_penalty(self, order: np.ndarray) -> None:
         """Set the multiplier by held-out error in `order` and rebuild the score with it (before the search)."""
         k = self.knowledge
-        self.penalty_multiplier = choose_multiplier(self.X, order, unbiased=self._unbiased(True),
-                                                    allowed=None if k is None else k.allowed,
-                                                    required=None if k is None else k.required, ridge=self._ridge())
+        chosen = choose_multiplier(self.X, order, unbiased=self._unbiased(True),
+                                   allowed=None if k is None else k.allowed,
+                                   required=None if k is None else k.required, ridge=self._ridge())
+        base = 1.0 if self.score_cfg.penalty is None or not self._ridge_rule() else float(self.score_cfg.penalty)
+        self.penalty_multiplier = base * chosen
         self.score = self._parent_set_score()
 
     def _unbiased(self, select: bool) -> bool:
