@@ -135,3 +135,14 @@ def test_without_a_first_stage_the_ridge_rule_keeps_the_fixed_factor():
     p = DagTopoProblem(dataset=ds, score={"screen": False})
     p.initial(5, np.random.default_rng(0))
     assert p.penalty_multiplier == RIDGE_PRICE
+
+
+def test_the_ridge_rules_choice_survives_a_checkpoint():
+    ds = simulate("ER", 4, 10, 10, "exp", "linear", 2)
+    a = DagTopoProblem(dataset=ds)
+    order = a.initial(5, np.random.default_rng(0))[0]
+    assert a.penalty_multiplier != RIDGE_PRICE  # chosen (0.85 is not among the choices)
+    resumed = DagTopoProblem(dataset=ds)
+    resumed.load_state_dict(a.state_dict())
+    assert resumed.penalty_multiplier == a.penalty_multiplier
+    assert resumed.fit(order).score == pytest.approx(a.fit(order).score, rel=1e-12)
