@@ -49,6 +49,7 @@ class DagScoreConfig:
     penalty: float | None = 1.0
     screen: bool | None = None
     unbiased: bool | None = None
+    ridge: float | None = None
     lambda1: float = 0.0
     lambda2: float = 0.0
     hidden: int = 10
@@ -60,6 +61,8 @@ class DagScoreConfig:
         check(self.select in SELECT, "problem.score.select", f"must be one of {SELECT}, got {self.select!r}")
         check(self.penalty is None or self.penalty >= 0, "problem.score.penalty",
               f"must be >= 0 (a multiplier of the BIC penalty) or null (chosen from the data), got {self.penalty}")
+        check(self.ridge is None or self.ridge >= 0, "problem.score.ridge",
+              f"must be >= 0 (times the smallest column variance) or null (the small-n rule), got {self.ridge}")
         check(self.lambda1 >= 0, "problem.score.lambda1", f"must be >= 0, got {self.lambda1}")
         check(self.lambda2 >= 0, "problem.score.lambda2", f"must be >= 0, got {self.lambda2}")
         check(self.hidden >= 1, "problem.score.hidden", f"must be >= 1, got {self.hidden}")

@@ -28,12 +28,13 @@ def bic_price(S: np.ndarray, n: int) -> float:
 
 def held_out_errors(X: np.ndarray, order: np.ndarray, multipliers: tuple[float, ...] = MULTIPLIERS,
                     folds: int = FOLDS, unbiased: bool = False, allowed: np.ndarray | None = None,
-                    required: np.ndarray | None = None) -> np.ndarray:
+                    required: np.ndarray | None = None, ridge: float = 0.0) -> np.ndarray:
     """Total held-out squared error per multiplier of every node regressed on its chosen predecessors in `order`.
 
     Per fold: the training rows centred on their means, S their covariance (over n_train), parents by grow-shrink
     at multiplier * `bic_price(S, n_train)` (the residual variance over n_train - k when `unbiased`), among the
-    predecessors i with `allowed[i, j]` (`required` ones always in); then the held-out rows, centred on the same
+    predecessors i with `allowed[i, j]` (`required` ones always in; with `ridge` > 0 on S + ridge * s2 I, s2 the
+    training covariance's smallest variance, as `score.ridge` does); then the held-out rows, centred on the same
     means, give the squared residuals under those weights, summed over nodes, rows and folds. Multipliers must be
     > 0 (an error names the value otherwise).
 
@@ -60,6 +61,8 @@ def held_out_errors(X: np.ndarray, order: np.ndarray, multipliers: tuple[float, 
         A = train - mu
         S = A.T @ A / len(A)
         price = bic_price(S, len(A))
+        if ridge > 0:
+            S = S + ridge * float(np.diag(S).min()) * np.eye(d)
         blocks.extend((len(A), m, S / (c * price), test - mu) for m, c in enumerate(multipliers))
     out = np.zeros(len(multipliers))
     per_call = max(1, int(np.sqrt(BLOCK_ENTRIES)) // d)
@@ -96,7 +99,7 @@ BLOCK_ENTRIES = 1_000_000
 
 def choose_multiplier(X: np.ndarray, order: np.ndarray, multipliers: tuple[float, ...] = MULTIPLIERS,
                       folds: int = FOLDS, unbiased: bool = False, allowed: np.ndarray | None = None,
-                      required: np.ndarray | None = None) -> float:
+                      required: np.ndarray | None = None, ridge: float = 0.0) -> float:
     """The multiplier with the least held-out error (a tie goes to the larger one: the sparser graph)."""
-    err = held_out_errors(X, order, multipliers, folds, unbiased, allowed, required)
+    err = held_out_errors(X, order, multipliers, folds, unbiased, allowed, required, ridge)
     return float(multipliers[min(range(len(multipliers)), key=lambda m: (err[m], -multipliers[m]))])
