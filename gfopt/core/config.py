@@ -54,6 +54,7 @@ class PopulationEngineConfig:
     patience: int | None = None
     generations: int | None = None
     succession_elite: int = 0  # the k best skip the succession move (keep the population's best)
+    succession_fraction: float = 1.0  # move only the ceil(f x size) worst-ranked individuals (1.0: all)
     restart_threshold: float | None = None  # restart when diversity stays under this (null: never)
     restart_patience: int = 2  # ... for this many generations in a row
     restart_keep: int = 1  # individuals kept through a restart (the best)
@@ -64,6 +65,9 @@ class PopulationEngineConfig:
         check(self.population_size >= 2, "engine.population_size", f"must be >= 2, got {self.population_size}")
         check(self.generations is None or self.generations >= 1, "engine.generations", "must be >= 1 or null")
         check(self.succession_elite >= 0, "engine.succession_elite", f"must be >= 0, got {self.succession_elite}")
+        sf = self.succession_fraction
+        check(0 < sf <= 1, "engine.succession_fraction",
+              f"must be in (0, 1] (the share of the population the succession moves), got {sf}")
         rt = self.restart_threshold
         check(rt is None or rt > 0, "engine.restart_threshold", f"must be > 0 or null (no restarts), got {rt}")
         check(self.restart_patience >= 1, "engine.restart_patience", f"must be >= 1, got {self.restart_patience}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,8 @@ class PopulationEngine(Engine):
 
     `succession_elite` (k > 0): the k best individuals skip the succession move (they stay in place and are not
     re-evaluated; the swarm still updates their velocity), so the population never loses its best to a swarm step.
+    `succession_fraction` (f < 1): only the ceil(f x size) worst-ranked individuals are moved, the others stay like
+    the elite, so a generation spends fewer evaluations on the swarm step and more generations fit a budget.
     `restart_threshold` (not None): after each generation the population's `diversity` is measured; after
     `restart_patience` generations in a row under the threshold the population restarts in the same step at
     `population_size`: the `restart_keep` best plus individuals drawn afresh from the problem's `initial` (and
@@ -44,6 +47,7 @@ class PopulationEngine(Engine):
         patience: int | None = None,
         generations: int | None = None,
         succession_elite: int = 0,
+        succession_fraction: float = 1.0,
         restart_threshold: float | None = None,
         restart_patience: int = 2,
         restart_keep: int = 1,
@@ -63,6 +67,7 @@ class PopulationEngine(Engine):
         self.patience = patience
         self.generations = generations
         self.succession_elite = succession_elite
+        self.succession_fraction = succession_fraction
         self.restart_threshold = restart_threshold
         self.restart_patience = restart_patience
         self.restart_keep = restart_keep
@@ -102,7 +107,9 @@ class PopulationEngine(Engine):
         if self.succession is not None:
             scores = self.scores(self.fitness)
             moved = self.succession.move(self.genomes, scores, self.ids, self.steps - 1, rng)
-            elite = set(top(scores, min(self.succession_elite, len(moved))).tolist())
+            n = len(moved)
+            stay = max(self.succession_elite, n - math.ceil(self.succession_fraction * n - 1e-9))  # 0.3 x 10 = 3
+            elite = set(top(scores, min(stay, n)).tolist())
             todo = [k for k in range(len(moved)) if k not in elite]
             fitness = self.fitness.copy()
             if todo:

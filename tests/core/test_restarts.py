@@ -117,6 +117,39 @@ def test_succession_elite_is_not_moved_nor_re_evaluated():
         assert any(np.array_equal(g, e) for g in eng.genomes)
 
 
+@pytest.mark.parametrize("fraction, size, moved", [(0.5, 6, 3), (0.3, 10, 3), (0.01, 6, 1), (1.0, 6, 6)])
+def test_succession_fraction_moves_only_the_worst(fraction, size, moved):
+    eng = _swarm(succession_fraction=fraction)
+    eng.setup(Bowl(), np.random.default_rng(4))
+    first = eng.problem.initial(size, np.random.default_rng(5))
+    _place(eng, first)
+    eng.succession.update(eng.ids, eng.genomes, eng.scores(eng.fitness))
+    f = list(eng.fitness)
+    stay = sorted(range(size), key=lambda k: -f[k])[:size - moved]  # oracle: the best size - moved, by sort
+    kept = [eng.genomes[k].copy() for k in stay]
+    batch = eng.ask()
+    assert len(batch) == moved
+    assert not any(np.array_equal(b, g) for b in batch for g in kept)
+    eng.tell(batch, eng.problem.evaluate(batch))
+    for g in kept:
+        assert any(np.array_equal(x, g) for x in eng.genomes)
+
+
+def test_succession_fraction_one_is_the_plain_run():
+    a = run(Bowl(), _swarm(), np.random.default_rng(7), Budget(steps=6))
+    b = run(Bowl(), _swarm(succession_fraction=1.0), np.random.default_rng(7), Budget(steps=6))
+    np.testing.assert_array_equal(a.fitness, b.fitness)
+    assert a.evaluations == b.evaluations
+
+
+def test_succession_fraction_with_an_elite_keeps_the_larger_set():
+    eng = _swarm(succession_fraction=0.9, succession_elite=3)
+    eng.setup(Bowl(), np.random.default_rng(4))
+    _place(eng, eng.problem.initial(6, np.random.default_rng(5)))
+    eng.succession.update(eng.ids, eng.genomes, eng.scores(eng.fitness))
+    assert len(eng.ask()) == 3  # ceil(0.9 x 6) = 6 would move all; the 3 elite stay
+
+
 def test_checkpoint_after_a_restart_resumes_to_the_uninterrupted_run(tmp_path):
     kw = {"succession_elite": 1, "restart_threshold": 0.5, "restart_patience": 1, "restart_measure": "fitness"}
     full = _swarm(**kw)
@@ -134,7 +167,8 @@ def test_checkpoint_after_a_restart_resumes_to_the_uninterrupted_run(tmp_path):
 
 
 @pytest.mark.parametrize("field, value", [("restart_threshold", 0.0), ("restart_patience", 0), ("restart_keep", 10),
-                                          ("restart_measure", "entropy"), ("succession_elite", -1)])
+                                          ("restart_measure", "entropy"), ("succession_elite", -1),
+                                          ("succession_fraction", 0.0), ("succession_fraction", 1.5)])
 def test_bad_restart_settings_are_one_line_errors_naming_the_field(field, value):
     with pytest.raises(ConfigError) as e:
         PopulationEngineConfig(population_size=10, selection={"_target_": "x"}, **{field: value})

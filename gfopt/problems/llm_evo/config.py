@@ -78,13 +78,18 @@ class InitConfig:
 
     `experts+pairs` (default) keeps every expert in a population of N >= K, so no skill is missing from the start
     (with pairs only, N = 20 of C(16,2) = 120 pairs can leave out a needed expert's pairs).
+    `anchor` puts one more start in place of the last: `shared`, the shared starting adapter (`model.shared_adapter`
+    or the zoo's), or `mean`, the element-wise mean of the experts (their uniform merge). Crossing a merge with it
+    scales the experts' deltas down toward it, which convex merges of raw experts cannot (each keeps >= 1/2).
     """
 
     mode: str = "experts+pairs"  # pairs | experts | experts+pairs
     method: str = "linear"
     layerwise: bool = False  # one random weight vector per transformer layer
+    anchor: str = "none"  # none | shared | mean
 
 
+INIT_ANCHORS = ("none", "shared", "mean")
 SPACES = ("params", "coefficients")
 COEFFICIENT_INITS = ("experts+pairs", "experts", "pairs", "dirichlet", "uniform")
 
@@ -154,6 +159,7 @@ class LlmEvoConfig:
         check(self.generation.extract in ("eos", "answer"), "problem.generation.extract", "must be eos or answer")
         check(self.init.mode in ("pairs", "experts", "experts+pairs"), "problem.init.mode",
               "must be pairs, experts or experts+pairs")
+        check(self.init.anchor in INIT_ANCHORS, "problem.init.anchor", f"must be one of {INIT_ANCHORS}")
         from gfopt.problems.llm_evo.merge import METHODS  # numpy-only module
 
         check(self.init.method in METHODS, "problem.init.method", f"must be one of {METHODS}")

@@ -147,6 +147,9 @@ class LlmEvoProblem(Problem):
 
         self.experts = np.stack([vector(p) for p in experts.values()])
         self.shared = vector(shared) if shared else None
+        if self.init_cfg["anchor"] == "shared" and self.shared is None:
+            raise InputError("problem.init.anchor: shared needs a shared adapter (model.shared_adapter); "
+                             "use mean for experts without one")
         merged = m["merged_eval"]
         self.live = LiveAdapter(self.model, self.layout,
                                 merged=self.dtype == torch.float32 if merged is None else bool(merged))
@@ -263,8 +266,16 @@ class LlmEvoProblem(Problem):
         if self.space_name == "coefficients":
             return self._coefficient_starts(n, rng)
         ic = self.init_cfg
-        return self._experts_then_pairs(n, rng, ic["mode"], lambda e: self.store.new(self.experts[e]),
-                                        lambda pair: self.random_merge(pair, rng, ic["method"], ic["layerwise"]))
+        anchor = int(ic["anchor"] != "none" and n >= 2)
+        out = self._experts_then_pairs(n - anchor, rng, ic["mode"], lambda e: self.store.new(self.experts[e]),
+                                       lambda pair: self.random_merge(pair, rng, ic["method"], ic["layerwise"]))
+        return out + [self.anchor()] if anchor else out
+
+    def anchor(self) -> np.ndarray:
+        """`problem.init.anchor`'s genome: the shared adapter, or the element-wise mean of the experts."""
+        if self.init_cfg["anchor"] == "shared":
+            return self.store.new(self.shared)
+        return self.store.new(self.experts.astype(np.float32).mean(axis=0))
 
     def _experts_then_pairs(self, n: int, rng: np.random.Generator, mode: str, expert: Any, pair: Any) -> list:
         """`expert(e)` for the raw experts (modes experts, experts+pairs), then `pair((a, b))` over the shuffled
