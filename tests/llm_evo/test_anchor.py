@@ -24,8 +24,8 @@ def test_anchor_replaces_the_last_start_and_leaves_the_others(toy_problem, n):
 
 
 def test_shared_anchor_is_the_shared_adapter_file(toy_dir, toy_problem):
-    """Oracle: the sum of |entries| of the saved shared adapter's tensors, read straight from safetensors
-    (the genome is a reordering of those entries: the toy's experts and shared adapter share one scaling)."""
+    """Oracle: the saved shared adapter's entries, read straight from safetensors; the genome holds the same
+    values in its own layout order, so the sorted values agree."""
     a = toy_problem.view(init={"anchor": "shared"}).initial(3, np.random.default_rng(0))[-1]
     saved = load_file(str(toy_dir / "adapters" / "shared" / "adapter_model.safetensors"))
     want = sorted(np.concatenate([v.astype(np.float64).ravel() for v in saved.values()]))
