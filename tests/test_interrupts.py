@@ -161,6 +161,44 @@ def test_ctrl_c_during_the_bootstrap_keeps_the_finished_resamples_and_resumes_to
                                   np.loadtxt(ref_dir / "edge_frequencies.csv", delimiter=",", dtype=str))
 
 
+def spawned_workers(pid: int) -> list[int]:
+    """The multiprocessing-spawned children of process `pid` (from /proc: their parent id and command line)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmd = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended while we read it
+        if ppid == pid and b"spawn_main" in cmd:
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.slow
+def test_a_bootstrap_worker_killed_with_9_costs_only_its_resample(tmp_path):
+    """kill -9 of a bootstrap worker process (as the OOM killer does): a new pool runs the unfinished resamples and
+    the run ends with the uninterrupted serial run's frequencies."""
+    args = ["problem=dag_topo", "problem.data.d=20", "problem.data.n=400", "problem.bootstrap.samples=40"]
+    ref_dir = tmp_path / "ref"
+    assert gfopt(*args, f"hydra.run.dir={ref_dir}", cwd=tmp_path).returncode == 0
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    proc = start([*args, "problem.bootstrap.workers=2"], run_dir)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not (run_dir / "bootstrap_state.npz").exists():
+        time.sleep(0.005)
+    workers = spawned_workers(proc.pid)
+    assert proc.poll() is None and workers, "the bootstrap ended before a worker could be killed"
+    os.kill(workers[0], signal.SIGKILL)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert "bootstrap: a worker process died" in (run_dir / "gfopt.log").read_text()
+    assert result(run_dir) == result(ref_dir)
+    np.testing.assert_array_equal(np.loadtxt(run_dir / "edge_frequencies.csv", delimiter=",", dtype=str),
+                                  np.loadtxt(ref_dir / "edge_frequencies.csv", delimiter=",", dtype=str))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_kill_9_then_a_truncated_checkpoint_falls_back_to_the_previous_one(tmp_path, reference, name):

@@ -156,3 +156,34 @@ def test_bootstrap_in_processes_equals_one_process_and_resumes_any_finished_set(
     assert np.array_equal(bootstrap.edge_frequencies(p, 4, seed=7, state_path=state, workers=2), serial)
     np.savez(state, counts=edges(0), done=1, samples=4, seed=7)  # the format before workers: a count of finished
     assert np.array_equal(bootstrap.edge_frequencies(p, 4, seed=7, state_path=state), serial)
+
+
+def test_bootstrap_workers_that_keep_dying_end_in_one_line_naming_the_setting(monkeypatch):
+    """A pool whose workers die on every try: after the retries, one ConfigError line naming bootstrap.workers."""
+    import concurrent.futures
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    from gfopt.errors import ConfigError
+    from gfopt.problems.dag_topo import bootstrap
+
+    pools = []
+
+    class DyingPool:
+        def __init__(self, *args, **kwargs):
+            pools.append(self)
+
+        def submit(self, *args):
+            f = Future()
+            f.set_exception(BrokenProcessPool("a worker died"))
+            return f
+
+        def shutdown(self, **kwargs):
+            pass
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", DyingPool)
+    p = DagTopoProblem(dataset=simulate("ER", 2, 5, 100, "gauss", "linear", 1))
+    with pytest.raises(ConfigError) as e:
+        bootstrap.edge_frequencies(p, 3, seed=0, workers=2)
+    assert str(e.value).startswith("problem.bootstrap.workers: a worker process died 4 times")
+    assert "\n" not in str(e.value) and len(pools) == 4

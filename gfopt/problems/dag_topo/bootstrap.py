@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from gfopt.core.checkpoint import atomic_write_bytes
-from gfopt.errors import InputError
+from gfopt.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -102,20 +102,35 @@ def _init_worker() -> None:
 
 
 def _run_pool(X: np.ndarray, names: list[str], source: str, todo: list[int], streams: list, settings: dict,
-              workers: int, finished: Any) -> None:
-    """The resamples `todo` in `workers` spawned processes; `finished(k, edges)` as each one ends."""
+              workers: int, finished: Any, retries: int = 3) -> None:
+    """The resamples `todo` in `workers` spawned processes; `finished(k, edges)` as each one ends. A worker that
+    dies (killed, out of memory) costs only its resample: a new pool runs the unfinished ones, up to `retries`
+    times, then one line names the setting to lower (the finished resamples are saved either way)."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
-    pool = ProcessPoolExecutor(min(workers, len(todo)), mp_context=mp.get_context("spawn"), initializer=_init_worker)
-    try:
-        pending = {pool.submit(resample_edges, X, names, source, k, streams[k], settings): k for k in todo}
-        while pending:
-            ended, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for f in sorted(ended, key=pending.get):
-                finished(pending.pop(f), f.result())
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    left = list(todo)
+    for attempt in range(retries + 1):
+        pool = ProcessPoolExecutor(min(workers, len(left)), mp_context=mp.get_context("spawn"),
+                                   initializer=_init_worker)
+        try:
+            pending = {pool.submit(resample_edges, X, names, source, k, streams[k], settings): k for k in left}
+            while pending:
+                ended, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for f in sorted(ended, key=pending.get):
+                    k = pending.pop(f)
+                    finished(k, f.result())
+                    left.remove(k)
+            return
+        except BrokenProcessPool:
+            if attempt == retries:
+                raise ConfigError(f"problem.bootstrap.workers: a worker process died {retries + 1} times (out of "
+                                  f"memory?); the finished resamples are saved: run the same command with fewer "
+                                  f"workers to resume") from None
+            log.warning("bootstrap: a worker process died; %d resamples left, in new processes", len(left))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _load_counts(path: Path | None, samples: int, seed: int, d: int) -> tuple[np.ndarray, np.ndarray]:
