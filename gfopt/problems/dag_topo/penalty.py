@@ -26,6 +26,11 @@ def bic_price(S: np.ndarray, n: int) -> float:
     return float(np.diag(S).min()) * np.log(n) / (2 * n)
 
 
+def with_ridge(S: np.ndarray, ridge: float) -> np.ndarray:
+    """S + ridge * s2 I, s2 the smallest column variance of S (`score.ridge`): every node fit a ridge regression."""
+    return S + ridge * float(np.diag(S).min()) * np.eye(len(S))
+
+
 def held_out_errors(X: np.ndarray, order: np.ndarray, multipliers: tuple[float, ...] = MULTIPLIERS,
                     folds: int = FOLDS, unbiased: bool = False, allowed: np.ndarray | None = None,
                     required: np.ndarray | None = None, ridge: float = 0.0) -> np.ndarray:
@@ -62,7 +67,7 @@ def held_out_errors(X: np.ndarray, order: np.ndarray, multipliers: tuple[float, 
         S = A.T @ A / len(A)
         price = bic_price(S, len(A))
         if ridge > 0:
-            S = S + ridge * float(np.diag(S).min()) * np.eye(d)
+            S = with_ridge(S, ridge)
         blocks.extend((len(A), m, S / (c * price), test - mu) for m, c in enumerate(multipliers))
     out = np.zeros(len(multipliers))
     per_call = max(1, int(np.sqrt(BLOCK_ENTRIES)) // d)

@@ -29,7 +29,7 @@ from gfopt.problems.dag_topo.knowledge import Knowledge, parse_knowledge
 from gfopt.problems.dag_topo.metrics import count_accuracy
 from gfopt.problems.dag_topo.neighbourhood import TopoSwapNeighbourhood
 from gfopt.problems.dag_topo.parent_sets import ParentSetScore
-from gfopt.problems.dag_topo.penalty import bic_price, choose_multiplier
+from gfopt.problems.dag_topo.penalty import bic_price, choose_multiplier, with_ridge
 from gfopt.problems.dag_topo.scores import LassoScore, LeastSquaresScore, LogisticScore, OrderFit, Score
 from gfopt.problems.dag_topo.selection import UnbiasedCost, least_squares_cost, log_likelihood_cost
 from gfopt.problems.dag_topo.starts import dagma_weights, order_from_file, order_from_weights
@@ -211,7 +211,7 @@ class DagTopoProblem(Problem):
             cost = least_squares_cost
             penalty = self.penalty_multiplier * bic_price(S, self.n) if select else 0.0
             if select and self._ridge() > 0:  # ridge regressions: no parent set fits a node exactly (n <= d)
-                S = S + self._ridge() * float(np.diag(S).min()) * np.eye(self.d)
+                S = with_ridge(S, self._ridge())
             if sc.lambda2 > 0:
                 S = S + 2.0 * sc.lambda2 * np.eye(self.d)
         if not select:
