@@ -60,12 +60,17 @@ def start(args: list[str], run_dir: Path) -> subprocess.Popen:
                             env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def stop_when(proc: subprocess.Popen, ready: Callable[[], bool], sig: int) -> subprocess.CompletedProcess:
-    """Wait until `ready()` while the run lives, send `sig`; return the finished process."""
+def wait_until(proc: subprocess.Popen, ready: Callable[[], bool]) -> None:
+    """Wait until `ready()` while the run lives (it must still live then)."""
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None and not ready():
         time.sleep(0.005)
     assert proc.poll() is None, "the run ended before it could be stopped"
+
+
+def stop_when(proc: subprocess.Popen, ready: Callable[[], bool], sig: int) -> subprocess.CompletedProcess:
+    """Wait until `ready()` while the run lives, send `sig`; return the finished process."""
+    wait_until(proc, ready)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
@@ -135,17 +140,33 @@ def test_sigterm_while_the_problem_is_built_is_one_line(tmp_path):
                                         "start or resume"], err
 
 
+BOOTSTRAP = ["problem=dag_topo", "problem.data.d=20", "problem.data.n=400", "problem.bootstrap.samples=40"]
+
+
+@pytest.fixture(scope="module")
+def bootstrap_reference(tmp_path_factory) -> Path:
+    """The run dir of the uninterrupted serial bootstrap run."""
+    ref_dir = tmp_path_factory.mktemp("boot") / "ref"
+    p = gfopt(*BOOTSTRAP, f"hydra.run.dir={ref_dir}", cwd=ref_dir.parent)
+    assert p.returncode == 0, p.stderr
+    return ref_dir
+
+
+def assert_same_bootstrap(run_dir: Path, ref_dir: Path) -> None:
+    assert result(run_dir) == result(ref_dir)
+    np.testing.assert_array_equal(np.loadtxt(run_dir / "edge_frequencies.csv", delimiter=",", dtype=str),
+                                  np.loadtxt(ref_dir / "edge_frequencies.csv", delimiter=",", dtype=str))
+
+
 @pytest.mark.slow
-def test_ctrl_c_during_the_bootstrap_keeps_the_finished_resamples_and_resumes_to_the_same_result(tmp_path):
+def test_ctrl_c_during_the_bootstrap_keeps_the_finished_resamples_and_resumes_to_the_same_result(
+        tmp_path, bootstrap_reference):
     """The bootstrap runs after the search: Ctrl-C there (resamples in 2 processes) is one line, and the rerun (in
     one process) does the unfinished resamples, to the uninterrupted serial run's frequencies."""
-    args = ["problem=dag_topo", "problem.data.d=20", "problem.data.n=400", "problem.bootstrap.samples=40"]
-    ref_dir = tmp_path / "ref"
-    assert gfopt(*args, f"hydra.run.dir={ref_dir}", cwd=tmp_path).returncode == 0
     run_dir = tmp_path / "r"
     run_dir.mkdir()
     state = run_dir / "bootstrap_state.npz"
-    p = stop_when(start([*args, "problem.bootstrap.workers=2"], run_dir), state.exists, signal.SIGINT)
+    p = stop_when(start([*BOOTSTRAP, "problem.bootstrap.workers=2"], run_dir), state.exists, signal.SIGINT)
     err = p.stderr
     assert p.returncode == 130, err
     assert err.strip().splitlines() == ["gfopt: interrupted outside the search; run the same command to start or "
@@ -153,12 +174,10 @@ def test_ctrl_c_during_the_bootstrap_keeps_the_finished_resamples_and_resumes_to
     assert not (run_dir / "result.json").exists()
     with np.load(state) as z:
         assert 1 <= z["done"].sum() < 40
-    resumed = gfopt(*args, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    resumed = gfopt(*BOOTSTRAP, f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert "bootstrap: resuming with" in (run_dir / "gfopt.log").read_text()
-    assert result(run_dir) == result(ref_dir)
-    np.testing.assert_array_equal(np.loadtxt(run_dir / "edge_frequencies.csv", delimiter=",", dtype=str),
-                                  np.loadtxt(ref_dir / "edge_frequencies.csv", delimiter=",", dtype=str))
+    assert_same_bootstrap(run_dir, bootstrap_reference)
 
 
 def spawned_workers(pid: int) -> list[int]:
@@ -176,27 +195,20 @@ def spawned_workers(pid: int) -> list[int]:
 
 
 @pytest.mark.slow
-def test_a_bootstrap_worker_killed_with_9_costs_only_its_resample(tmp_path):
+def test_a_bootstrap_worker_killed_with_9_costs_only_its_resample(tmp_path, bootstrap_reference):
     """kill -9 of a bootstrap worker process (as the OOM killer does): a new pool runs the unfinished resamples and
     the run ends with the uninterrupted serial run's frequencies."""
-    args = ["problem=dag_topo", "problem.data.d=20", "problem.data.n=400", "problem.bootstrap.samples=40"]
-    ref_dir = tmp_path / "ref"
-    assert gfopt(*args, f"hydra.run.dir={ref_dir}", cwd=tmp_path).returncode == 0
     run_dir = tmp_path / "r"
     run_dir.mkdir()
-    proc = start([*args, "problem.bootstrap.workers=2"], run_dir)
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None and not (run_dir / "bootstrap_state.npz").exists():
-        time.sleep(0.005)
+    proc = start([*BOOTSTRAP, "problem.bootstrap.workers=2"], run_dir)
+    wait_until(proc, (run_dir / "bootstrap_state.npz").exists)
     workers = spawned_workers(proc.pid)
-    assert proc.poll() is None and workers, "the bootstrap ended before a worker could be killed"
+    assert workers, "no worker process to kill"
     os.kill(workers[0], signal.SIGKILL)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert "bootstrap: a worker process died" in (run_dir / "gfopt.log").read_text()
-    assert result(run_dir) == result(ref_dir)
-    np.testing.assert_array_equal(np.loadtxt(run_dir / "edge_frequencies.csv", delimiter=",", dtype=str),
-                                  np.loadtxt(ref_dir / "edge_frequencies.csv", delimiter=",", dtype=str))
+    assert_same_bootstrap(run_dir, bootstrap_reference)
 
 
 @pytest.mark.slow
