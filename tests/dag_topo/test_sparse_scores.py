@@ -36,7 +36,8 @@ def test_bic_score_equals_direct_regression_log_likelihood():
         f = p.fit(rng.permutation(8))
         loglik = sum(direct_loglik(X, j, np.flatnonzero(f.W[:, j])) for j in range(8))
         n_edges = np.count_nonzero(f.W)
-        assert f.score == pytest.approx(-loglik / p.n + n_edges * np.log(p.n) / (2 * p.n), rel=1e-9)
+        # at the default penalty each parent costs twice the textbook BIC's log(n) / (2n)
+        assert f.score == pytest.approx(-loglik / p.n + 2 * n_edges * np.log(p.n) / (2 * p.n), rel=1e-9)
         for j in range(8):  # weights are the regression's
             parents = np.flatnonzero(f.W[:, j])
             if len(parents):

@@ -60,7 +60,7 @@ class DagScoreConfig:
         check(self.type in SCORES, "problem.score.type", f"must be one of {SCORES}, got {self.type!r}")
         check(self.select in SELECT, "problem.score.select", f"must be one of {SELECT}, got {self.select!r}")
         check(self.penalty is None or self.penalty >= 0, "problem.score.penalty",
-              f"must be >= 0 (a multiplier of the BIC penalty) or null (chosen from the data), got {self.penalty}")
+              f"must be >= 0 (a multiplier of the price per parent) or null (chosen from the data), got {self.penalty}")
         check(self.ridge is None or self.ridge >= 0, "problem.score.ridge",
               f"must be >= 0 (times the smallest column variance) or null (the small-n rule), got {self.ridge}")
         check(self.lambda1 >= 0, "problem.score.lambda1", f"must be >= 0, got {self.lambda1}")
