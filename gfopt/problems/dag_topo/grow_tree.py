@@ -64,38 +64,37 @@ class GrowTree:
                 arr[:n] = getattr(self, name)[:n]
             setattr(self, name, arr)
 
-    def _new_states(self, count: int) -> slice:
-        """The rows of `count` new states, consecutive (growing the arrays; rows are written through slices,
-        several times faster than through an index array on freshly allocated pages)."""
+    def _new_states(self, count: int) -> np.ndarray:
+        """Ids for `count` new states (growing the arrays)."""
         need = self.size + count
         if need > len(self.v):
             self._alloc(max(need, 2 * len(self.v)))
-        rows = slice(self.size, need)
+        ids = np.arange(self.size, need)
         self.size = need
-        return rows
+        return ids
 
-    def _gains(self, rows: slice, nodes: np.ndarray) -> None:
-        """Store the gains colj^2 / diag of the states in `rows` (-inf: taken, collinear, or the node itself)."""
-        diag = self.diag[rows]
-        ok = ~self.chosen[rows] & (diag > COLLINEAR * self.own)
-        ok[np.arange(len(nodes)), nodes] = False
+    def _gains(self, ids: np.ndarray, nodes: np.ndarray, diag: np.ndarray, colj: np.ndarray,
+               chosen: np.ndarray) -> None:
+        """Store the gains colj^2 / diag of states `ids` (-inf: taken, collinear, or the node itself)."""
+        ok = ~chosen & (diag > COLLINEAR * self.own)
+        ok[np.arange(len(ids)), nodes] = False
         with np.errstate(divide="ignore", invalid="ignore"):
-            self.gains[rows] = np.where(ok, self.colj[rows] ** 2 / np.where(ok, diag, 1.0), -np.inf)
+            self.gains[ids] = np.where(ok, colj**2 / np.where(ok, diag, 1.0), -np.inf)
 
     def _roots(self, nodes: np.ndarray) -> np.ndarray:
         """The root state of each node (created where missing)."""
         missing = np.unique(nodes[self.root[nodes] < 0])
         if len(missing):
             ids = self._new_states(len(missing))
-            self.root[missing] = np.arange(ids.start, ids.stop)
+            self.root[missing] = ids
             self.node[ids], self.parent[ids], self.depth[ids] = missing, -1, 0
             self.diag[ids] = self.own
             self.colj[ids] = self.S[:, missing].T
             self.chosen[ids] = False
-            zero = np.zeros(len(missing), dtype=np.int64)
+            zero = np.zeros(len(ids), dtype=np.int64)
             self.v[ids] = np.maximum(self.S[missing, missing], self.floor[missing])
             self.current[ids] = self.cost(self.v[ids], zero) + self.penalty * zero
-            self._gains(ids, missing)
+            self._gains(ids, missing, self.diag[ids], self.colj[ids], self.chosen[ids])
         return self.root[nodes]
 
     def _children(self, parents: np.ndarray, pivots: np.ndarray, v: np.ndarray, current: np.ndarray) -> np.ndarray:
@@ -110,21 +109,22 @@ class GrowTree:
             at = self.parent[at]
         col = self.S[:, pivots].T.copy()
         rows = np.arange(len(parents))
-        for t in range(depth):
-            qt = self.q[chain[t]]
-            col -= qt * qt[rows, pivots][:, None]
-        q = self.q[ids]
-        np.divide(col, np.sqrt(col[rows, pivots])[:, None], out=q)
-        np.subtract(self.diag[parents], q**2, out=self.diag[ids])
-        np.subtract(self.colj[parents], q * q[rows, nodes][:, None], out=self.colj[ids])
-        self.chosen[ids] = self.chosen[parents]
-        self.chosen[ids][rows, pivots] = True
-        made = np.arange(ids.start, ids.stop)
-        self.child[parents, pivots] = made + 1
+        if depth:
+            Q = self.q[chain]  # (depth, requests, d)
+            coef = Q[:, rows, pivots]
+            for t in range(depth):
+                col -= Q[t] * coef[t][:, None]
+        q = col / np.sqrt(col[rows, pivots])[:, None]
+        diag = self.diag[parents] - q**2
+        colj = self.colj[parents] - q * q[rows, nodes][:, None]
+        chosen = self.chosen[parents]
+        chosen[rows, pivots] = True
+        self.q[ids], self.diag[ids], self.colj[ids], self.chosen[ids] = q, diag, colj, chosen
+        self.child[parents, pivots] = ids + 1
         self.node[ids], self.parent[ids], self.depth[ids] = nodes, parents, depth + 1
         self.v[ids], self.current[ids] = v, current
-        self._gains(ids, nodes)
-        return made
+        self._gains(ids, nodes, diag, colj, chosen)
+        return ids
 
     def grow(self, nodes: np.ndarray, masks: np.ndarray) -> np.ndarray:
         """The final grow state of each request (node, candidate mask)."""
@@ -160,13 +160,14 @@ class GrowTree:
             best = np.argmax(g_all, axis=1)
             g = g_all[np.arange(len(live)), best]
             fin = np.isfinite(g)
+            if wide is not None:
+                path[live[fin], best[fin]] = True
+                intrude[live] |= wide[live] & np.isfinite(gains) & (gains >= g[:, None])
             k = self.depth[at]
             v_new = np.maximum(self.v[at] - np.where(fin, g, 0.0), self.floor[nodes[live]])
             new = self.cost(v_new, k + 1) + self.penalty * (k + 1)
             cur = self.current[at]
             accept = fin & (new < cur - 1e-15 * np.abs(cur))
-            if wide is not None:
-                self._record(live, at, accept, best, g, gains, wide, path, intrude, nodes)
             live, at, best, v_new, new = live[accept], at[accept], best[accept], v_new[accept], new[accept]
             nxt = self.child[at, best].astype(np.int64) - 1
             miss = np.flatnonzero(nxt < 0)
@@ -177,28 +178,6 @@ class GrowTree:
                 nxt[miss] = made[inv.ravel()]
             ids[live] = nxt
         return ids, path, intrude
-
-    def _record(self, live: np.ndarray, at: np.ndarray, accept: np.ndarray, best: np.ndarray, g: np.ndarray,
-                gains: np.ndarray, wide: np.ndarray, path: np.ndarray, intrude: np.ndarray, nodes: np.ndarray) -> None:
-        """`sensitivity` at one grow step: an accepted step puts its pick on the path, and makes every wide
-        candidate with a gain at least the pick's an intruder (it would be picked instead). At the step that stops
-        the grow, a candidate changes nothing unless the cost test would accept it: the argmax would move to it and
-        then stop all the same. Removing the stopping step's best only leaves smaller gains (the test is monotone
-        in the gain), so it is not on the path."""
-        on = live[accept]
-        path[on, best[accept]] = True
-        intrude[on] |= wide[on] & np.isfinite(gains[accept]) & (gains[accept] >= g[accept][:, None])
-        stop = ~accept
-        if stop.any():
-            off, at_s = live[stop], at[stop]
-            k = self.depth[at_s][:, None] + 1
-            cur = self.current[at_s][:, None]
-            g_s = gains[stop]
-            fin = np.isfinite(g_s) & wide[off]
-            with np.errstate(invalid="ignore"):
-                v_new = np.maximum(self.v[at_s][:, None] - np.where(fin, g_s, 0.0), self.floor[nodes[off]][:, None])
-            new = self.cost(v_new, k) + self.penalty * k
-            intrude[off] |= fin & (new < cur - 1e-15 * np.abs(cur))
 
     def fits(self, nodes: np.ndarray, masks: np.ndarray) -> list[Fit]:
         """(cost, parents, weights) of each request: the grow by the tree, then the shrink (kept per grown set).
