@@ -99,8 +99,9 @@ def main() -> None:
                     help="also a column: ridge 0.1 at the multiplier penalty.choose_multiplier (with the ridge) picks "
                          "in the first stage's best order, read off the r=0.1,p=... columns (which must be run)")
     ap.add_argument("--dagma-d50", type=Path, default=Path("experiments/dag_small_n_objective.json"),
-                    help="DAGMA rows of the d = 50 n = 50 instances (read; written with --run-dagma)")
-    ap.add_argument("--run-dagma", action="store_true", help="compute the missing d = 50 n = 50 DAGMA rows and stop")
+                    help="DAGMA rows of the d = 50 instances, n = 50 and n = 100 (read; written with --run-dagma)")
+    ap.add_argument("--run-dagma", action="store_true",
+                    help="compute the missing d = 50 DAGMA rows of the instances asked for and stop")
     args = ap.parse_args()
     cache = json.loads(args.dagma_cache.read_text())
     extra = json.loads(args.dagma_d50.read_text()) if args.dagma_d50.exists() else {}
@@ -153,7 +154,8 @@ def main() -> None:
         ref_s = f"dagma {ref:3d}" if key(inst) in cache else "  (1st col)"
         print(f"{label:27s} {ref_s} | " + " ".join(f"{row[c]:3d}" for c in cols), flush=True)
     print("\ncolumns:", ", ".join(cols))
-    print("SHD minus DAGMA's (d = 50: minus the first column's) per n / d: worst (instance), count <= 0, sum")
+    print("SHD minus DAGMA's (without a DAGMA row: minus the first column's) per n / d: worst (instance), "
+          "count <= 0, sum")
     for f in args.factors:
         for c in cols:
             rows = diffs[(c, f)]

@@ -99,14 +99,19 @@ def problem(n: int, d: int = 10, **score) -> DagTopoProblem:
                           dataset=simulate("ER", 4, d, n, "gauss", "linear", 7))
 
 
-def test_the_rule_chooses_only_for_the_sparse_least_squares_score_with_n_above_2d():
+def test_the_rule_chooses_only_for_the_two_stage_sparse_least_squares_score():
+    """penalty null chooses with n > 2d and under the ridge rule (n <= 2d); with ridge 0 at n <= 2d, an explicit
+    penalty or no first stage it does not."""
     big = problem(200)
     order = big.initial(3, np.random.default_rng(0))[0]
     assert big.penalty_multiplier in MULTIPLIERS
     S = big.X.T @ big.X / big.n
     assert big.score.penalty == pytest.approx(big.penalty_multiplier * bic_price(S, big.n), rel=1e-12)
     assert big.fit(order).score == pytest.approx(big.score.fit_order(order).score)
-    for p in (problem(20), problem(200, penalty=0.7), problem(200, screen=False)):
+    small = problem(20)
+    small.initial(3, np.random.default_rng(0))
+    assert small.penalty_multiplier in MULTIPLIERS
+    for p in (problem(20, ridge=0), problem(200, penalty=0.7), problem(200, screen=False)):
         p.initial(3, np.random.default_rng(0))
         assert p.penalty_multiplier == (0.7 if p.score_cfg.penalty == 0.7 else 1.0)
 

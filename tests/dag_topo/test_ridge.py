@@ -29,9 +29,11 @@ def ridge_cost(X: np.ndarray, j: int, parents: np.ndarray, r: float) -> tuple[fl
     return 0.5 * (resid @ resid / n + r * s2 * (w @ w) + r * s2), w
 
 
-def test_small_n_default_is_ridge_regressions_at_a_lower_bic_price():
-    """n = d: score = sum_j ridge cost_j + 0.85 lambda k_j, weights the ridge weights, no unbiased cost."""
-    ds = simulate("ER", 2, 8, 8, "gauss", "linear", 3)
+@pytest.mark.parametrize("n", [6, 8, 12, 16])
+def test_small_n_default_is_ridge_regressions_at_a_lower_bic_price(n):
+    """n <= 2d: score = sum_j ridge cost_j + 0.85 lambda k_j with ridge 0.1 min(1, d / n), weights the ridge
+    weights, no unbiased cost."""
+    ds = simulate("ER", 2, 8, n, "gauss", "linear", 3)
     p = DagTopoProblem(dataset=ds)
     assert p.penalty_multiplier == RIDGE_PRICE and not isinstance(p.score.cost, UnbiasedCost)
     X, n = p.X, p.n
@@ -41,7 +43,7 @@ def test_small_n_default_is_ridge_regressions_at_a_lower_bic_price():
         total = 0.0
         for j in range(8):
             parents = np.flatnonzero(f.W[:, j])
-            cost, w = ridge_cost(X, j, parents, RIDGE_SMALL_N)
+            cost, w = ridge_cost(X, j, parents, RIDGE_SMALL_N * min(1.0, 8 / n))
             np.testing.assert_allclose(f.W[parents, j], w, rtol=1e-8, atol=1e-12)
             total += cost + lam * len(parents)
         assert f.score == pytest.approx(total, rel=1e-9)
@@ -76,13 +78,15 @@ def test_search_reaches_the_best_order_of_a_brute_force_at_d5():
     assert p.fit(res.best).score - p.true_order_score() <= 1e-9
 
 
-def test_ridge_rule_is_off_with_n_above_d_and_an_explicit_ridge_keeps_the_price():
-    ds = simulate("ER", 2, 8, 9, "gauss", "linear", 3)
+def test_ridge_rule_is_off_with_n_above_2d_and_an_explicit_ridge_keeps_the_price():
+    ds = simulate("ER", 2, 8, 17, "gauss", "linear", 3)
     rule, off = DagTopoProblem(dataset=ds), DagTopoProblem(dataset=ds, score={"ridge": 0})
     order = np.random.default_rng(0).permutation(8)
     assert rule.fit(order).score == off.fit(order).score and rule.penalty_multiplier == 1.0
     np.testing.assert_array_equal(rule.fit(order).W, off.fit(order).W)
-    assert isinstance(rule.score.cost, UnbiasedCost)  # n <= 2d without the ridge: as before
+    assert not isinstance(rule.score.cost, UnbiasedCost)  # n > 2d: plain residual variances, as before
+    two_d = simulate("ER", 2, 8, 16, "gauss", "linear", 3)
+    assert isinstance(DagTopoProblem(dataset=two_d, score={"ridge": 0}).score.cost, UnbiasedCost)  # ridge 0, n <= 2d
     explicit = DagTopoProblem(dataset=ds, score={"ridge": 0.2, "penalty": 1.0})
     assert explicit.penalty_multiplier == 1.0 and not isinstance(explicit.score.cost, UnbiasedCost)
 

@@ -121,9 +121,10 @@ def test_default_recovers_the_graph_and_its_search_gap_is_not_positive():
 
 
 def test_least_squares_default_is_the_unbiased_residual_variance_plus_the_bic_penalty():
-    """With n <= 2d: score = sum_j 0.5 RSS_j / (n - k_j) + lambda k_j, from direct lstsq fits on the chosen parents."""
+    """With n <= 2d and the ridge off: score = sum_j 0.5 RSS_j / (n - k_j) + lambda k_j, from direct lstsq fits on
+    the chosen parents."""
     ds = simulate("ER", 2, 8, 16, "gumbel", "linear", 6)
-    p = DagTopoProblem(dataset=ds)
+    p = DagTopoProblem(dataset=ds, score={"ridge": 0})
     X = p.X
     n = p.n
     lam = float(np.min(X.var(axis=0))) * np.log(n) / (2 * n)
@@ -138,7 +139,7 @@ def test_least_squares_default_is_the_unbiased_residual_variance_plus_the_bic_pe
             r = X[:, j]
         total += 0.5 * (r @ r) / (n - len(parents)) + lam * len(parents)
     assert f.score == pytest.approx(total, rel=1e-9)
-    biased = DagTopoProblem(dataset=ds, score={"unbiased": False}).fit(f.order)
+    biased = DagTopoProblem(dataset=ds, score={"ridge": 0, "unbiased": False}).fit(f.order)
     assert biased.score < f.score  # dividing by n flatters every fit with parents
     larger = DagTopoProblem(dataset=simulate("ER", 2, 8, 17, "gauss", "linear", 6))
     assert not isinstance(larger.score.cost, UnbiasedCost)  # n > 2d: off by default
