@@ -65,7 +65,8 @@ SCREEN_MIN_N = 1
 """`score.screen` null screens only when n > SCREEN_MIN_N * d (n <= d: every allowed pair is a candidate)."""
 HELD_OUT_MIN_N = 2
 """`score.penalty` null chooses the multiplier by held-out error when n > HELD_OUT_MIN_N * d (see `penalty`);
-with n <= 2d no rule beat the BIC's worst case on the tuning suite (experiments/dag_tune_small_n.txt)."""
+with n <= 2d and no ridge no rule beat the BIC's worst case on the tuning suite (experiments/dag_tune_small_n.txt);
+there the ridge rule (`RIDGE_MAX_N`) makes the held-out choice on ridge fits instead."""
 RIDGE_SMALL_N = 0.1
 """`score.ridge` null with n <= d: the sparse least-squares fits use S + 0.1 s2 I (s2 the smallest column variance),
 `unbiased` off, and the parent price is the configured multiplier times one chosen by held-out error of ridge fits
@@ -206,7 +207,8 @@ class DagTopoProblem(Problem):
     def _parent_set_score(self) -> ParentSetScore:
         """Parents chosen per node (grow-shrink with a BIC penalty), or every allowed predecessor (select=all).
 
-        least squares: 0.5 v n / (n - |A|) + lambda |A| (`score.unbiased`; null = on for n <= 2d), lambda = penalty *
+        least squares: 0.5 v n / (n - |A|) + lambda |A| (`score.unbiased`; null = on for n <= 2d with ridge 0; by
+        default the ridge rule is on there instead, 0.5 v on S + ridge s2 I), lambda = penalty *
         s2 log(n) / (2n) with s2 = the smallest column variance (a source node's variance is its noise variance):
         the BIC of an equal-variance Gaussian model, linearized, with the residual variance's small-sample bias
         removed. bic: 0.5 log(2 pi e v) + penalty * BIC_PRICE * log(n) / (2n) |A|, one variance per node (unit-free).
