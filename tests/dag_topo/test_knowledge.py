@@ -10,6 +10,7 @@ import pytest
 from gfopt.core.config import ConfigError
 from gfopt.core.engine import run
 from gfopt.core.local_search import LocalSearchEngine
+from gfopt.errors import InputError
 from gfopt.problems.dag_topo.data import simulate
 from gfopt.problems.dag_topo.knowledge import parse_knowledge
 from gfopt.problems.dag_topo.problem import DagTopoProblem
@@ -102,10 +103,39 @@ def test_bootstrap_frequencies_are_counts_over_resamples(tmp_path):
     assert np.all(found >= 0.75)
 
 
+def test_bootstrap_with_few_rows_runs_resamples_whose_repeated_rows_leave_a_singular_covariance():
+    """d < n < 1.6d: a resample's repeated rows leave d or fewer distinct ones (a singular covariance with n > d).
+    The default score treats that as n <= d (first-stage ridge, no precision-matrix screen) instead of refusing it;
+    the same rows given as data are refused as dependent columns, as before."""
+    from gfopt.problems.dag_topo import bootstrap
+    from gfopt.problems.dag_topo.data import Dataset
+
+    ds = simulate("ER", 2, 8, 10, "gauss", "linear", 4)
+    p = DagTopoProblem(dataset=ds)
+    streams = np.random.SeedSequence(5).spawn(6)
+    distinct = [len(np.unique(np.random.default_rng(s).integers(0, 10, size=10))) for s in streams]
+    assert min(distinct) <= 8  # the case is exercised: at least one resample is singular
+    freq = bootstrap.edge_frequencies(p, 6, seed=5)
+    np.testing.assert_allclose(freq * 6, np.round(freq * 6))
+    assert freq.sum() > 0 and np.all(np.diag(freq) == 0)
+    rows = np.random.default_rng(streams[int(np.argmin(distinct))]).integers(0, 10, size=10)
+    dup = Dataset(X=ds.X[rows], names=list(ds.names))
+    assert DagTopoProblem(dataset=dup, resample=True).singular
+    with pytest.raises(InputError, match="columns are linearly dependent"):
+        DagTopoProblem(dataset=dup)
+
+
+@pytest.mark.parametrize("score", [{"type": "bic"}, {"select": "all"}])
+def test_bootstrap_of_a_score_that_needs_distinct_rows_is_refused_before_the_search(score):
+    ds = simulate("ER", 2, 20, 30, "gauss", "linear", 4)  # ~19 distinct rows per resample
+    with pytest.raises(InputError, match=r"problem.bootstrap.samples: a resample of the n = 30 rows holds about 19"):
+        DagTopoProblem(dataset=ds, score=score, bootstrap={"samples": 4})
+    DagTopoProblem(dataset=ds, score=score)  # without the bootstrap it runs
+
+
 def test_bootstrap_stopped_midway_resumes_to_the_uninterrupted_frequencies(tmp_path, monkeypatch):
     """Counts are saved after every resample; a rerun after Ctrl-C continues and ends with the same frequencies."""
     from gfopt.core.engine import run as run_search
-    from gfopt.errors import InputError
     from gfopt.problems.dag_topo import bootstrap
 
     ds = simulate("ER", 2, 6, 200, "gauss", "linear", 4)

@@ -86,7 +86,8 @@ def resample_edges(X: np.ndarray, names: list[str], source: str, k: int, stream:
     rows = rng.integers(0, len(X), size=len(X))
     ds = Dataset(X=X[rows], names=names, source=f"{source} (resample {k})")
     sub = DagTopoProblem(settings["name"], data=settings["data"], score=settings["score"], search=settings["search"],
-                         w_threshold=settings["w_threshold"], dataset=ds, knowledge=settings["knowledge"])
+                         w_threshold=settings["w_threshold"], dataset=ds, knowledge=settings["knowledge"],
+                         resample=True)
     res = run(sub, LocalSearchEngine(restarts=None), rng)
     return (sub.thresholded(sub.fit(res.best).W) != 0).astype(float)
 

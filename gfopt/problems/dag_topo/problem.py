@@ -104,8 +104,9 @@ class DagTopoProblem(Problem):
 
     def __init__(self, name: str = "dag_topo", data: Any = None, score: Any = None, search: Any = None,
                  w_threshold: float = 0.3, dataset: Dataset | None = None, knowledge: Any = None,
-                 bootstrap: Any = None) -> None:
+                 bootstrap: Any = None, resample: bool = False) -> None:
         self.name = name
+        self.resample = bool(resample)  # rows drawn with replacement (a bootstrap resample): see `singular`
         self.data_cfg: DagDataConfig = _as(DagDataConfig, data)
         self.score_cfg: DagScoreConfig = _as(DagScoreConfig, score)
         self.search_cfg: DagSearchConfig = _as(DagSearchConfig, search)
@@ -126,6 +127,10 @@ class DagTopoProblem(Problem):
         self.knowledge: Knowledge | None = parse_knowledge(kc.required, kc.forbidden, kc.tiers, self.names)
         self.X = self._prepare(dataset.X)
         self.n, self.d = self.X.shape
+        # a singular covariance: n <= d, or a resample whose repeated rows leave d or fewer distinct ones (with n > d
+        # the data's own dependent columns are refused in _make_score instead); the small-n paths handle it
+        self.singular = self.n <= self.d or (self.resample and self._dependent_columns())
+        self._check_bootstrap_rows()
         self.penalty_multiplier = 1.0 if sc.penalty is None else float(sc.penalty)  # null: see _held_out_rule
         if sc.ridge is not None and sc.ridge > 0 and not self._sparse_least_squares():
             raise ConfigError("problem.score.ridge: applies to the sparse least-squares score (type=least_squares, "
@@ -166,11 +171,13 @@ class DagTopoProblem(Problem):
 
     def _make_score(self) -> Score:
         sc = self.score_cfg
-        if sc.type == "bic" and self.n <= self.d:
-            raise InputError(f"problem.score.type=bic: n = {self.n} <= d = {self.d}; with one noise variance per node "
-                             "a node whose predecessors can fit it exactly makes the likelihood unbounded (a score "
-                             "of -inf); use problem.score.type=least_squares (sparse parents, one noise scale)")
-        if sc.type in ("least_squares", "bic") and self.n > self.d:
+        if sc.type == "bic" and self.singular:
+            what = (f"a bootstrap resample's {self.n} rows hold {self._distinct_rows()} distinct ones, not more than "
+                    f"d = {self.d}" if self.n > self.d else f"n = {self.n} <= d = {self.d}")
+            raise InputError(f"problem.score.type=bic: {what}; with one noise variance per node a node whose "
+                             "predecessors can fit it exactly makes the likelihood unbounded (a score of -inf); use "
+                             "problem.score.type=least_squares (sparse parents, one noise scale) or more rows")
+        if sc.type in ("least_squares", "bic") and self.n > self.d and not self.resample:
             self._check_independent_columns()
         if sc.type == "bic" or (sc.type == "least_squares" and sc.lambda1 == 0
                                 and (sc.select == "bic" or self.knowledge is not None)):
@@ -187,11 +194,35 @@ class DagTopoProblem(Problem):
 
         return MlpScore(self.X, sc.hidden, sc.lambda1, sc.lambda2, sc.max_iter, sc.tol, seed=self.data_cfg.seed)
 
-    def _check_independent_columns(self) -> None:
-        """With n > d a singular covariance means exactly derived columns: no score can orient those."""
+    def _dependent_columns(self) -> bool:
+        """The covariance is singular: its correlation matrix's smallest eigenvalue is <= 1e-10 (or undefined)."""
         S = self.X.T @ self.X / self.n
         scale = np.sqrt(np.diag(S))
-        if np.linalg.eigvalsh(S / np.outer(scale, scale))[0] <= 1e-10:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            R = S / np.outer(scale, scale)
+        return not (np.all(np.isfinite(R)) and np.linalg.eigvalsh(R)[0] > 1e-10)
+
+    def _distinct_rows(self) -> int:
+        return len(np.unique(self.X, axis=0))
+
+    def _check_bootstrap_rows(self) -> None:
+        """Scores that need more distinct rows than columns (bic, select=all without lambda2) cannot be bootstrapped
+        when a resample of the n rows holds, in expectation, n (1 - (1 - 1/n)^n) ~ 0.63 n <= d distinct ones."""
+        sc = self.score_cfg
+        if self.bootstrap_cfg.samples <= 0 or self.resample or self.n <= self.d:
+            return
+        needs_rank = sc.type == "bic" or (sc.type == "least_squares" and sc.select == "all" and sc.lambda1 == 0
+                                          and sc.lambda2 == 0)
+        distinct = self.n * (1.0 - (1.0 - 1.0 / self.n) ** self.n)
+        if needs_rank and distinct <= self.d:
+            raise InputError(f"problem.bootstrap.samples: a resample of the n = {self.n} rows holds about "
+                             f"{distinct:.0f} distinct ones, not more than d = {self.d}, and this score needs more "
+                             "(its fits are exact there); use more rows (n > 1.6 d), or the default sparse "
+                             "least-squares score (score.type=least_squares, select=bic), which handles them")
+
+    def _check_independent_columns(self) -> None:
+        """With n > d a singular covariance means exactly derived columns: no score can orient those."""
+        if self._dependent_columns():
             raise InputError("problem.data: the columns are linearly dependent (singular covariance with n > d); "
                              "drop duplicated or derived columns")
 
@@ -199,7 +230,8 @@ class DagTopoProblem(Problem):
         """`select=all` regresses a node on every predecessor: the last one needs all d - 1 others, so n > d."""
         scale = np.sqrt(np.diag(S))
         if np.linalg.eigvalsh(S / np.outer(scale, scale))[0] <= 1e-10:  # scale-free (correlation) test
-            why = f"n = {self.n} <= d = {self.d}" if self.n <= self.d else "some columns are linear combinations"
+            why = (f"n = {self.n} <= d = {self.d}" if self.n <= self.d else "a bootstrap resample's repeated rows"
+                   if self.resample else "some columns are linear combinations")
             raise InputError(f"problem.score.select=all: every predecessor as a regressor needs a nonsingular "
                              f"covariance ({why}); use problem.score.select=bic (sparse parents), "
                              "problem.score.lambda2 > 0, or drop duplicated / derived columns")
@@ -234,7 +266,8 @@ class DagTopoProblem(Problem):
         return ParentSetScore(S, cost, penalty if select else 0.0, sc.type, select=select,
                               allowed=None if k is None else k.allowed, required=None if k is None else k.required,
                               screen_penalty=self._screen_multiplier() * np.log(self.n) / (2 * self.n) * fraction
-                              if (select and self._screen()) else None, n=self.n)
+                              if (select and self._screen()) else None,
+                              n=min(self.n, 2 * self.d) if self.singular else self.n)  # singular: no precision matrix
 
     def _ridge(self) -> float:
         """`score.ridge` as set; null = `RIDGE_SMALL_N` x min(1, d / n) for the sparse least-squares score with

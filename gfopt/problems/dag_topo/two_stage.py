@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 RIDGE = 0.005
-"""Ridge (times the mean column variance) of the first stage when the covariance is singular (n <= d)."""
+"""Ridge (times the mean column variance) of the first stage when the covariance is singular (n <= d, or a
+bootstrap resample with d or fewer distinct rows)."""
 
 
 def least_squares_optima(problem: Any, starts: list[np.ndarray],
@@ -25,15 +26,16 @@ def least_squares_optima(problem: Any, starts: list[np.ndarray],
     from gfopt.core.local_search import LocalSearchEngine
     from gfopt.problems.dag_topo.problem import DagTopoProblem
 
-    # Only n <= d is singular: with n > d the problem refused dependent columns (correlation eigenvalue <= 1e-10).
+    # Only n <= d (or a resample, `problem.singular`) is singular: with n > d the problem refused dependent columns.
     # Near-collinear data with n > d (ER6 d=50 n=100 exp: smallest eigenvalue 7e-9, column scales 1 to 3900) is
     # searched without the ridge: at 0.005 times the mean variance it swamped the small columns, and on 12 such
     # instances (seeds 1055-2132) the sparse search ended at summed SHD 2050 in 47 s against 573 in 17 s without.
-    singular = problem.n <= problem.d
+    singular = problem.singular
     S = problem.X.T @ problem.X / problem.n
     lambda2 = RIDGE * float(np.mean(np.diag(S))) if singular else 0.0
     sub = DagTopoProblem(problem.name, data=problem.data_cfg, score={"select": "all", "lambda2": lambda2},
-                         w_threshold=problem.w_threshold, dataset=problem.dataset, knowledge=problem.knowledge_cfg)
+                         w_threshold=problem.w_threshold, dataset=problem.dataset, knowledge=problem.knowledge_cfg,
+                         resample=problem.resample)
     optima, supports = [], []
     for start in starts:
         engine = LocalSearchEngine(restarts=0)
