@@ -203,6 +203,7 @@ class DagTopoProblem(Problem):
         return not (np.all(np.isfinite(R)) and np.linalg.eigvalsh(R)[0] > 1e-10)
 
     def _distinct_rows(self) -> int:
+        """How many different rows X has (a bootstrap resample repeats some)."""
         return len(np.unique(self.X, axis=0))
 
     def _check_bootstrap_rows(self) -> None:
