@@ -41,14 +41,15 @@ class ParentSetScore(Score):
     """Q = sum_j f(v_j) + penalty |A_j|, A_j chosen within the predecessors of j that are candidates for j.
 
     `candidates[i, j]`: i may be a parent of j (forbidden edges removed; when `screen_penalty` is set, a
-    Markov-blanket screen with the log-likelihood cost, see `selection.screen`; `add_candidates` widens it).
+    Markov-blanket screen with the log-likelihood cost, by partial correlations with `precision_screen`, see
+    `selection.screen`; `add_candidates` widens it).
     `required[i, j]`: i is always a parent of j (the order must put i first). `select=False` keeps every
     candidate predecessor (plain regression on the allowed predecessors).
     """
 
     def __init__(self, S: np.ndarray, cost: Transform, penalty: float, name: str, select: bool = True,
                  allowed: np.ndarray | None = None, required: np.ndarray | None = None,
-                 screen_penalty: float | None = None, n: int = 0) -> None:
+                 screen_penalty: float | None = None, precision_screen: bool = False) -> None:
         d = len(S)
         self.S, self.cost, self.penalty, self.name, self.select = S, cost, float(penalty), name, select
         self.d = d
@@ -57,7 +58,7 @@ class ParentSetScore(Score):
         self.required = np.zeros((d, d), dtype=bool) if required is None else np.asarray(required, dtype=bool)
         self._allowed = allowed.copy()
         if select and screen_penalty is not None:
-            allowed = screen(S, log_likelihood_cost, screen_penalty, allowed, n) | self.required
+            allowed = screen(S, log_likelihood_cost, screen_penalty, allowed, precision_screen) | self.required
         self.candidates = allowed
         self._screened = allowed.copy()
         self._cache: dict[bytes, Fit] = {}  # by (node, candidate mask): see `_keys`

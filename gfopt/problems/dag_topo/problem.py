@@ -44,6 +44,15 @@ SWAP_TOLERANCE = 1e-12
 """Relative score changes below this count as no change (keeps rounding from creating fake improvements)."""
 
 
+def singular_covariance(S: np.ndarray) -> bool:
+    """S is singular: its correlation matrix (a scale-free test) has smallest eigenvalue <= 1e-10, or is undefined
+    (a constant column)."""
+    scale = np.sqrt(np.diag(S))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        R = S / np.outer(scale, scale)
+    return not (np.all(np.isfinite(R)) and np.linalg.eigvalsh(R)[0] > 1e-10)
+
+
 def _as(cls: type, value: Any) -> Any:
     """A config section as its dataclass, whether Hydra passed a dataclass, a mapping or nothing."""
     if value is None:
@@ -195,12 +204,8 @@ class DagTopoProblem(Problem):
         return MlpScore(self.X, sc.hidden, sc.lambda1, sc.lambda2, sc.max_iter, sc.tol, seed=self.data_cfg.seed)
 
     def _dependent_columns(self) -> bool:
-        """The covariance is singular: its correlation matrix's smallest eigenvalue is <= 1e-10 (or undefined)."""
-        S = self.X.T @ self.X / self.n
-        scale = np.sqrt(np.diag(S))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            R = S / np.outer(scale, scale)
-        return not (np.all(np.isfinite(R)) and np.linalg.eigvalsh(R)[0] > 1e-10)
+        """The data's covariance is singular (`singular_covariance`)."""
+        return singular_covariance(self.X.T @ self.X / self.n)
 
     def _distinct_rows(self) -> int:
         """How many different rows X has (a bootstrap resample repeats some)."""
@@ -229,8 +234,7 @@ class DagTopoProblem(Problem):
 
     def _check_full_rank(self, S: np.ndarray) -> None:
         """`select=all` regresses a node on every predecessor: the last one needs all d - 1 others, so n > d."""
-        scale = np.sqrt(np.diag(S))
-        if np.linalg.eigvalsh(S / np.outer(scale, scale))[0] <= 1e-10:  # scale-free (correlation) test
+        if singular_covariance(S):
             why = (f"n = {self.n} <= d = {self.d}" if self.n <= self.d else "a bootstrap resample's repeated rows"
                    if self.resample else "some columns are linear combinations")
             raise InputError(f"problem.score.select=all: every predecessor as a regressor needs a nonsingular "
@@ -268,7 +272,7 @@ class DagTopoProblem(Problem):
                               allowed=None if k is None else k.allowed, required=None if k is None else k.required,
                               screen_penalty=self._screen_multiplier() * np.log(self.n) / (2 * self.n) * fraction
                               if (select and self._screen()) else None,
-                              n=min(self.n, 2 * self.d) if self.singular else self.n)  # singular: no precision matrix
+                              precision_screen=self.n > 2 * self.d and not self.singular)
 
     def _ridge(self) -> float:
         """`score.ridge` as set; null = `RIDGE_SMALL_N` x min(1, d / n) for the sparse least-squares score with

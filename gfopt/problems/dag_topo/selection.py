@@ -230,15 +230,16 @@ def shrink_batch(S: np.ndarray, nodes: np.ndarray, parents: list[np.ndarray], co
     return out
 
 
-def screen(S: np.ndarray, cost: Transform, penalty: float, allowed: np.ndarray, n: int) -> np.ndarray:
+def screen(S: np.ndarray, cost: Transform, penalty: float, allowed: np.ndarray, precision: bool) -> np.ndarray:
     """Candidate parents per node, a Markov-blanket superset (a node's parents lie in its blanket).
 
-    With n > 2d: the partial correlations of the precision matrix, kept where the log-likelihood gain of the
-    pair, -0.5 log(1 - rho^2), exceeds `penalty` (the regression of j on all others, tested one term at a time).
-    Otherwise: grow-shrink of each node on all others. Symmetrized, then restricted to `allowed`.
+    With `precision` (the caller's choice for n > 2d and a nonsingular S): the partial correlations of the precision
+    matrix, kept where the log-likelihood gain of the pair, -0.5 log(1 - rho^2), exceeds `penalty` (the regression
+    of j on all others, tested one term at a time). Otherwise: grow-shrink of each node on all others. Symmetrized,
+    then restricted to `allowed`.
     """
     d = len(S)
-    if n > 2 * d:
+    if precision:
         P = np.linalg.inv(S)
         dg = np.sqrt(np.diag(P))
         rho2 = np.clip((P / np.outer(dg, dg)) ** 2, 0.0, 1.0 - 1e-15)
