@@ -122,14 +122,18 @@ def test_held_out_error_with_ridge_equals_direct_ridge_regressions():
     assert err[1] == pytest.approx(plain[0], rel=1e-12)
 
 
-@pytest.mark.parametrize("penalty", [None, 1.0, 2.0])
-def test_with_n_at_most_d_the_configured_multiplier_is_scaled_by_the_held_out_choice(penalty):
-    ds = simulate("ER", 4, 10, 10, "exp", "linear", 2)
+@pytest.mark.parametrize(("penalty", "n", "folds", "seed"), [(None, 10, 10, 5), (1.0, 10, 10, 5), (2.0, 10, 10, 5),
+                                                             (1.0, 20, 5, 4)])
+def test_with_n_at_most_2d_the_configured_multiplier_is_scaled_by_the_held_out_choice(penalty, n, folds, seed):
+    """The factor is the held-out choice among ridge fits in the first stage's best order: 10 folds with n <= d,
+    5 above (on these seeds the other fold count would choose another factor)."""
+    ds = simulate("ER", 4, 10, n, "exp", "linear", seed)
     p = DagTopoProblem(dataset=ds, score={"penalty": penalty})
     base = 1.0 if penalty is None else penalty
     assert p.penalty_multiplier == base * RIDGE_PRICE  # before the first stage
     starts = p.initial(5, np.random.default_rng(0))
-    chosen = choose_multiplier(p.X, starts[0], ridge=RIDGE_SMALL_N)  # in the first stage's best (kept) order
+    ridge = RIDGE_SMALL_N * min(1.0, 10 / n)
+    chosen = choose_multiplier(p.X, starts[0], folds=folds, ridge=ridge)  # in the first stage's best (kept) order
     assert chosen in MULTIPLIERS and p.penalty_multiplier == base * chosen
     assert p.score.penalty == pytest.approx(p.penalty_multiplier * bic_price(p.X.T @ p.X / p.n, p.n), rel=1e-12)
 

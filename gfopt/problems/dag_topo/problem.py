@@ -29,7 +29,7 @@ from gfopt.problems.dag_topo.knowledge import Knowledge, parse_knowledge
 from gfopt.problems.dag_topo.metrics import count_accuracy
 from gfopt.problems.dag_topo.neighbourhood import TopoSwapNeighbourhood
 from gfopt.problems.dag_topo.parent_sets import ParentSetScore
-from gfopt.problems.dag_topo.penalty import bic_price, choose_multiplier, with_ridge
+from gfopt.problems.dag_topo.penalty import bic_price, choose_multiplier, folds_for, with_ridge
 from gfopt.problems.dag_topo.scores import LassoScore, LeastSquaresScore, LogisticScore, OrderFit, Score
 from gfopt.problems.dag_topo.selection import UnbiasedCost, least_squares_cost, log_likelihood_cost
 from gfopt.problems.dag_topo.starts import dagma_weights, order_from_file, order_from_weights
@@ -309,7 +309,7 @@ class DagTopoProblem(Problem):
     def _choose_penalty(self, order: np.ndarray) -> None:
         """Set the multiplier by held-out error in `order` and rebuild the score with it (before the search)."""
         k = self.knowledge
-        chosen = choose_multiplier(self.X, order, unbiased=self._unbiased(True),
+        chosen = choose_multiplier(self.X, order, folds=folds_for(self.n, self.d), unbiased=self._unbiased(True),
                                    allowed=None if k is None else k.allowed,
                                    required=None if k is None else k.required, ridge=self._ridge())
         base = 1.0 if self.score_cfg.penalty is None or not self._ridge_rule() else float(self.score_cfg.penalty)
