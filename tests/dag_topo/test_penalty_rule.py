@@ -9,7 +9,7 @@ import pytest
 from gfopt.core.config import ConfigError
 from gfopt.problems.dag_topo.config import DagScoreConfig
 from gfopt.problems.dag_topo.data import Dataset, simulate
-from gfopt.problems.dag_topo.penalty import MULTIPLIERS, bic_price, choose_multiplier, held_out_errors
+from gfopt.problems.dag_topo.penalty import MULTIPLIERS, bic_price, choose_multiplier, folds_for, held_out_errors
 from gfopt.problems.dag_topo.problem import DagTopoProblem
 from gfopt.problems.dag_topo.selection import UnbiasedCost, grow_shrink, least_squares_cost
 
@@ -142,3 +142,12 @@ def test_a_given_dataset_with_n_above_2d_reports_the_multiplier(tmp_path):
         best = order
 
     assert p.finalize(Result(), tmp_path)["penalty_multiplier"] == p.penalty_multiplier
+
+
+def test_fold_count_ten_at_n_up_to_d_and_never_more_folds_than_rows():
+    """With n < K rows, K folds are the n one-row folds plus empty ones: the errors equal leave-one-out's."""
+    X = np.random.default_rng(4).normal(size=(7, 9))
+    X -= X.mean(axis=0)
+    order = np.arange(9)
+    assert held_out_errors(X, order, folds=10) == pytest.approx(held_out_errors(X, order, folds=7), rel=1e-12)
+    assert [folds_for(n, 20) for n in (7, 10, 20, 21, 40)] == [7, 10, 10, 5, 5]
