@@ -130,4 +130,5 @@ def test_least_squares_warnings_point_to_the_unit_free_score_not_to_standardizin
     wide.X[:, 3] *= 1e4
     text = warned(dataset=wide)
     assert "column scales differ by" in text and "problem.score.type=bic" in text and "standardize" not in text
+    assert warned(dataset=wide) == ""  # once per dataset (the default's first stage builds a second problem on it)
     assert warned() == "" and warned(score={"type": "bic"}, dataset=wide) == ""

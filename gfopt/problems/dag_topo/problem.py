@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, is_dataclass
@@ -64,7 +65,9 @@ def _as(cls: type, value: Any) -> Any:
     return cls(**dict(value))
 
 
-_WARNED: set[int] = set()  # datasets already warned about (the two-stage default builds a second problem)
+_WARNED: weakref.WeakValueDictionary[int, Dataset] = weakref.WeakValueDictionary()
+"""Datasets already warned about, by id (the two-stage default builds a second problem on the same dataset); weak, so
+a new dataset that reuses a freed one's id is warned about too."""
 SCREEN_PENALTY = 0.5
 """Candidate screening uses half the BIC penalty: missing a parent there cannot be undone by the search."""
 SCREEN_PENALTY_SMALL_N = 0.1
@@ -171,19 +174,18 @@ class DagTopoProblem(Problem):
         if dc.standardize or kind == "bic":  # bic is unit-free; standardizing makes the swap ranking unit-free too
             X /= X.std(axis=0)
         scale = X.std(axis=0)
-        if id(self.dataset_raw) not in _WARNED:
-            squared_error = kind in ("least_squares", "mlp")
-            if dc.standardize and squared_error:
-                _WARNED.add(id(self.dataset_raw))
-                log.warning("problem.data.standardize=true with %s: its equal-noise-variance model orients edges by "
-                            "the columns' variances, which standardizing removes (generated ER4 d=50 n=1000, least "
-                            "squares: SHD 0 raw, 309 standardized); for data in arbitrary units use "
-                            "problem.score.type=bic (unit-free)", kind.replace("_", " "))
-            elif not dc.standardize and squared_error and scale.max() > 1e3 * scale.min():
-                _WARNED.add(id(self.dataset_raw))
-                log.warning("column scales differ by %.0fx: squared-error scores orient edges by variance, so the "
-                            "graph depends on the units (w_threshold too); if the units are arbitrary use "
-                            "problem.score.type=bic (unit-free)", scale.max() / scale.min())
+        squared_error = kind in ("least_squares", "mlp")  # equal noise variances: edges oriented by variance
+        warning = None
+        if squared_error and dc.standardize:
+            warning = (f"problem.data.standardize=true with {kind.replace('_', ' ')}: its equal-noise-variance model "
+                       "orients edges by the columns' variances, which standardizing removes (generated ER4 d=50 "
+                       "n=1000, least squares: SHD 0 raw, 309 standardized)")
+        elif squared_error and scale.max() > 1e3 * scale.min():
+            warning = (f"column scales differ by {scale.max() / scale.min():.0f}x: squared-error scores orient edges "
+                       "by variance, so the graph depends on the units (w_threshold too)")
+        if warning is not None and _WARNED.get(id(self.dataset_raw)) is not self.dataset_raw:
+            _WARNED[id(self.dataset_raw)] = self.dataset_raw
+            log.warning("%s; for data in arbitrary units use problem.score.type=bic (unit-free)", warning)
         return X
 
     def _make_score(self) -> Score:
