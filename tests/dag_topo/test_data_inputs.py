@@ -97,7 +97,6 @@ def test_a_npy_header_that_does_not_parse_is_one_input_error(tmp_path):
         load(tmp_path / "x.npy")
 
 
-
 def test_least_squares_warnings_point_to_the_unit_free_score_not_to_standardizing(caplog):
     """Squared-error scores orient edges by variance, which standardizing removes: on this instance the raw data
     give the true graph and the standardized ones do not. The warnings (standardize=true, or column scales 1000x
