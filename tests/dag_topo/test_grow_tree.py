@@ -8,6 +8,8 @@ import pytest
 from gfopt.problems.dag_topo.grow_tree import GrowTree
 from gfopt.problems.dag_topo.selection import (
     UnbiasedCost,
+    grow_paths,
+    grow_prefix,
     grow_shrink_batch,
     least_squares_cost,
     log_likelihood_cost,
@@ -58,6 +60,34 @@ def test_grow_tree_is_unchanged_by_its_memory_bound():
         masks = rng.random((20, d)) < 0.7
         masks[np.arange(20), nodes] = False
         assert same(small.fits(nodes, masks), grow_shrink_batch(S, nodes, masks, least_squares_cost, 0.002))
+
+
+@pytest.mark.parametrize("kind", sorted(COSTS))
+def test_grow_at_a_larger_penalty_is_a_prefix_of_the_smallest_ones_path(kind):
+    """`grow_prefix` of the path grown at the smallest penalty equals the grow run at each larger one (required
+    parents first), and shrinking that prefix gives grow-shrink's fit at that penalty, bit for bit."""
+    d, cost = 14, COSTS[kind]
+    S = covariance(9, d, 40)
+    rng = np.random.default_rng(10)
+    nodes = rng.integers(0, d, size=40)
+    masks = rng.random((40, d)) < 0.8
+    masks[np.arange(40), nodes] = False
+    required = masks & (rng.random((40, d)) < 0.1)
+    penalties = (0.001, 0.004, 0.01, 0.05, 1.0)
+    path = grow_paths(S, nodes, masks, cost, penalties[0], required)
+    assert path.count.max() > path.required.max()  # the grow took optional parents somewhere
+    lengths = set()
+    for pen in penalties:
+        keep = grow_prefix(path, cost, pen)
+        direct = grow_paths(S, nodes, masks, cost, pen, required)
+        assert np.array_equal(keep, direct.count)
+        assert all(np.array_equal(path.taken[r, :keep[r]], direct.taken[r, :direct.count[r]]) for r in range(40))
+        parents = [path.taken[r, :keep[r]] for r in range(40)]
+        floor = 1e-12 * S[nodes, nodes]
+        assert same(shrink_batch(S, nodes, parents, cost, pen, required, floor),
+                    grow_shrink_batch(S, nodes, masks, cost, pen, required))
+        lengths.add(int(keep.sum()))
+    assert len(lengths) == len(penalties)  # each penalty stops somewhere else: the prefixes are not all alike
 
 
 def test_shrink_memo_gives_the_same_results():

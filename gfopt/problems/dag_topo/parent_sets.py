@@ -44,12 +44,15 @@ class ParentSetScore(Score):
     Markov-blanket screen with the log-likelihood cost, by partial correlations with `precision_screen`, see
     `selection.screen`; `add_candidates` widens it).
     `required[i, j]`: i is always a parent of j (the order must put i first). `select=False` keeps every
-    candidate predecessor (plain regression on the allowed predecessors).
+    candidate predecessor (plain regression on the allowed predecessors). `screened`: the screen's result from an
+    earlier score with the same S, screen penalty and `allowed` (its `screened`), so a rebuild at another penalty
+    does not rerun it.
     """
 
     def __init__(self, S: np.ndarray, cost: Transform, penalty: float, name: str, select: bool = True,
                  allowed: np.ndarray | None = None, required: np.ndarray | None = None,
-                 screen_penalty: float | None = None, precision_screen: bool = False) -> None:
+                 screen_penalty: float | None = None, precision_screen: bool = False,
+                 screened: np.ndarray | None = None) -> None:
         d = len(S)
         self.S, self.cost, self.penalty, self.name, self.select = S, cost, float(penalty), name, select
         self.d = d
@@ -57,8 +60,11 @@ class ParentSetScore(Score):
         np.fill_diagonal(allowed, False)
         self.required = np.zeros((d, d), dtype=bool) if required is None else np.asarray(required, dtype=bool)
         self._allowed = allowed.copy()
+        self.screened: np.ndarray | None = None
         if select and screen_penalty is not None:
-            allowed = screen(S, log_likelihood_cost, screen_penalty, allowed, precision_screen) | self.required
+            self.screened = screen(S, log_likelihood_cost, screen_penalty, allowed, precision_screen) \
+                if screened is None else np.asarray(screened, dtype=bool)
+            allowed = self.screened | self.required
         self.candidates = allowed
         self._screened = allowed.copy()
         self._cache: dict[bytes, Fit] = {}  # by (node, candidate mask): see `_keys`

@@ -13,7 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from gfopt.problems.dag_topo.selection import UnbiasedCost, grow_shrink_batch, least_squares_cost
+from gfopt.problems.dag_topo.selection import (
+    MIN_VARIANCE,
+    UnbiasedCost,
+    grow_paths,
+    grow_prefix,
+    least_squares_cost,
+    shrink_batch,
+)
 
 MULTIPLIERS = (2.0, 1.4, 1.0, 0.7, 0.5, 0.35, 0.25)
 """Penalty multipliers the held-out rule chooses from (1.0 = the BIC penalty)."""
@@ -58,8 +65,9 @@ def held_out_errors(X: np.ndarray, order: np.ndarray, multipliers: tuple[float, 
     > 0 (an error names the value otherwise).
 
     Both costs are linear in the residual variance, so grow-shrink on S at penalty c * price chooses what it
-    chooses on S / (c * price) at penalty 1, with the same weights: every (fold, multiplier) pair becomes one
-    diagonal block of one covariance and all of them are fitted in a few batched calls.
+    chooses on S / price at penalty c, with the same weights: the folds become diagonal blocks of one covariance,
+    grown once at the smallest multiplier (the grow at a larger one is a prefix of that path, `grow_prefix`), then
+    shrunk per multiplier.
     """
     if min(multipliers) <= 0:
         raise ValueError(f"held_out_errors: multipliers must be > 0, got {min(multipliers)}")
@@ -73,7 +81,7 @@ def held_out_errors(X: np.ndarray, order: np.ndarray, multipliers: tuple[float, 
         masks &= np.asarray(allowed, dtype=bool)[:, order].T
     req = np.zeros_like(masks) if required is None else np.asarray(required, dtype=bool)[:, order].T & masks
     fold_of = np.arange(n) % folds
-    blocks = []  # (n_train, multiplier index, S / (c * price), held-out rows centred on the training means)
+    blocks = []  # (n_train, S / price, held-out rows centred on the training means)
     for f in range(folds):
         train, test = X[fold_of != f], X[fold_of == f]
         mu = train.mean(axis=0)
@@ -82,38 +90,41 @@ def held_out_errors(X: np.ndarray, order: np.ndarray, multipliers: tuple[float, 
         price = bic_price(S, len(A))
         if ridge > 0:
             S = with_ridge(S, ridge)
-        blocks.extend((len(A), m, S / (c * price), test - mu) for m, c in enumerate(multipliers))
+        blocks.append((len(A), S / price, test - mu))
     out = np.zeros(len(multipliers))
     per_call = max(1, int(np.sqrt(BLOCK_ENTRIES)) // d)
-    for lo in range(0, len(blocks), per_call):
-        group = blocks[lo:lo + per_call]
-        for n_train in sorted({b[0] for b in group}):  # the unbiased cost depends on n_train
-            part = [b for b in group if b[0] == n_train or not unbiased]
+    groups: dict[int, list] = {}  # the unbiased cost depends on n_train: one group per value
+    for b in blocks:
+        groups.setdefault(b[0] if unbiased else 0, []).append(b)
+    for n_train, group in groups.items():
+        cost = UnbiasedCost(least_squares_cost, n_train) if unbiased else least_squares_cost
+        for lo in range(0, len(group), per_call):
+            part = group[lo:lo + per_call]
             k = len(part)
             big = np.zeros((k * d, k * d))
-            for b, (_, _, Sb, _) in enumerate(part):
-                big[b * d:(b + 1) * d, b * d:(b + 1) * d] = Sb
-            nodes = (np.arange(k)[:, None] * d + order[None, :]).ravel()
             bmask = np.zeros((k * d, k * d), dtype=bool)
             breq = np.zeros_like(bmask)
-            for b in range(k):
-                bmask[b * d:(b + 1) * d, b * d:(b + 1) * d] = masks
-                breq[b * d:(b + 1) * d, b * d:(b + 1) * d] = req
-            cost = UnbiasedCost(least_squares_cost, n_train) if unbiased else least_squares_cost
-            fits = grow_shrink_batch(big, nodes, bmask, cost, 1.0, breq)
-            for b, (_, m, _, T) in enumerate(part):
-                W = np.zeros((d, d))
-                for r, j in enumerate(order.tolist()):
-                    _, parents, w = fits[b * d + r]
-                    W[parents - b * d, j] = w
-                out[m] += float(np.sum((T - T @ W) ** 2))
-            if not unbiased:
-                break
+            for i, (_, Sb, _) in enumerate(part):
+                block = slice(i * d, (i + 1) * d)
+                big[block, block], bmask[block, block], breq[block, block] = Sb, masks, req
+            nodes = (np.arange(k)[:, None] * d + order[None, :]).ravel()
+            path = grow_paths(big, nodes, bmask, cost, min(multipliers), breq)
+            floor = MIN_VARIANCE * big[nodes, nodes]
+            for m, c in enumerate(multipliers):
+                keep = grow_prefix(path, cost, c)
+                parents = [path.taken[r, :keep[r]] for r in range(len(nodes))]
+                fits = shrink_batch(big, nodes, parents, cost, c, breq, floor)
+                for i, (_, _, T) in enumerate(part):
+                    W = np.zeros((d, d))
+                    for r, j in enumerate(order.tolist()):
+                        _, chosen, w = fits[i * d + r]
+                        W[chosen - i * d, j] = w
+                    out[m] += float(np.sum((T - T @ W) ** 2))
     return out
 
 
 BLOCK_ENTRIES = 1_000_000
-"""Entries of the block-diagonal covariance fitted per `grow_shrink_batch` call in `held_out_errors` (at most)."""
+"""Entries of the block-diagonal covariance fitted per `grow_paths` call in `held_out_errors` (at most)."""
 
 
 def choose_multiplier(X: np.ndarray, order: np.ndarray, multipliers: tuple[float, ...] = MULTIPLIERS,

@@ -251,7 +251,7 @@ class DagTopoProblem(Problem):
                              f"covariance ({why}); use problem.score.select=bic (sparse parents), "
                              "problem.score.lambda2 > 0, or drop duplicated / derived columns")
 
-    def _parent_set_score(self) -> ParentSetScore:
+    def _parent_set_score(self, screened: np.ndarray | None = None) -> ParentSetScore:
         """Parents chosen per node (grow-shrink with a BIC penalty), or every allowed predecessor (select=all).
 
         least squares: 0.5 v n / (n - |A|) + lambda |A| (`score.unbiased`; null = on for n <= 2d with ridge 0; by
@@ -259,6 +259,8 @@ class DagTopoProblem(Problem):
         s2 log(n) / (2n) with s2 = the smallest column variance (a source node's variance is its noise variance):
         the BIC of an equal-variance Gaussian model, linearized, with the residual variance's small-sample bias
         removed. bic: 0.5 log(2 pi e v) + penalty * BIC_PRICE * log(n) / (2n) |A|, one variance per node (unit-free).
+        `screened`: an earlier score's screen result (see `ParentSetScore`); the screen does not depend on the
+        multiplier (`_screen_multiplier`), so a rebuild after the held-out choice passes the old one.
         """
         sc = self.score_cfg
         S = self.X.T @ self.X / self.n
@@ -282,7 +284,7 @@ class DagTopoProblem(Problem):
                               allowed=None if k is None else k.allowed, required=None if k is None else k.required,
                               screen_penalty=self._screen_multiplier() * np.log(self.n) / (2 * self.n) * fraction
                               if (select and self._screen()) else None,
-                              precision_screen=self.n > 2 * self.d and not self.singular)
+                              precision_screen=self.n > 2 * self.d and not self.singular, screened=screened)
 
     def _ridge(self) -> float:
         """`score.ridge` as set; null = `RIDGE_SMALL_N` x min(1, d / n) for the sparse least-squares score with
@@ -324,7 +326,7 @@ class DagTopoProblem(Problem):
                                    required=None if k is None else k.required, ridge=self._ridge())
         base = 1.0 if self.score_cfg.penalty is None or not self._ridge_rule() else float(self.score_cfg.penalty)
         self.penalty_multiplier = base * chosen
-        self.score = self._parent_set_score()
+        self.score = self._parent_set_score(screened=self.score.screened)
 
     def _unbiased(self, select: bool) -> bool:
         """`score.unbiased` as set, null = `_small_sample_default`."""
@@ -542,7 +544,7 @@ class DagTopoProblem(Problem):
         self.start_weights = {k: np.asarray(v) for k, v in state["start_weights"].items()}
         if float(state.get("penalty_multiplier", self.penalty_multiplier)) != self.penalty_multiplier:
             self.penalty_multiplier = float(state["penalty_multiplier"])  # the held-out rule's choice
-            self.score = self._parent_set_score()
+            self.score = self._parent_set_score(screened=self.score.screened)
         if state.get("candidates") is not None and isinstance(self.score, ParentSetScore):
             self.score.add_candidates(np.asarray(state["candidates"], dtype=bool))  # the first stage's widening
         for order in state["cached_orders"]:  # the same cache as the uninterrupted run, so the same counts

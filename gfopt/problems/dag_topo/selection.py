@@ -11,7 +11,7 @@ stay small (collinear candidates are skipped).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
@@ -106,6 +106,65 @@ BATCH_ELEMENTS = 4_000_000
 
 def _grow_shrink_chunk(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost: Transform, penalty: float,
                        req: np.ndarray, shrunk: dict[tuple[int, bytes], Fit] | None) -> list[Fit]:
+    path = _grow_chunk(S, nodes, masks, cost, penalty, req)
+    parents = [path.taken[r, :path.count[r]] for r in range(len(nodes))]
+    return shrink_batch(S, nodes, parents, cost, penalty, req, MIN_VARIANCE * S[nodes, nodes], shrunk)
+
+
+class GrowPaths(NamedTuple):
+    """The grow stage of many requests, step by step (`grow_paths`)."""
+
+    taken: np.ndarray
+    """(R, M) the parents in the order taken (required ones first), -1 after `count`."""
+    count: np.ndarray
+    """(R,) parents taken."""
+    required: np.ndarray
+    """(R,) of them required (taken before the greedy steps)."""
+    variance: np.ndarray
+    """(R, M + 1) residual variance after t parents, for t = required .. count (nan elsewhere)."""
+
+
+def grow_paths(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost: Transform, penalty: float,
+               required: np.ndarray | None = None) -> GrowPaths:
+    """The grow stage of `grow_shrink_batch` with every step recorded.
+
+    The step taken never depends on the penalty (the best gain among the candidates left); the penalty only says
+    when to stop, and a larger one stops no later. So the paths at the smallest of several penalties hold the grow
+    of every other one as a prefix (`grow_prefix`).
+    """
+    nodes = np.asarray(nodes, dtype=np.int64)
+    masks = np.asarray(masks, dtype=bool)
+    req = np.zeros_like(masks) if required is None else np.asarray(required, dtype=bool) & masks
+    m_max = max(int(masks.sum(axis=1).max()) if len(masks) else 0, 0)
+    step = max(1, BATCH_ELEMENTS // (m_max + 1) ** 2)
+    out = GrowPaths(np.full((len(nodes), m_max), -1, dtype=np.int64), np.zeros(len(nodes), dtype=np.int64),
+                    np.zeros(len(nodes), dtype=np.int64), np.full((len(nodes), m_max + 1), np.nan))
+    for lo in range(0, len(nodes), step):
+        part = _grow_chunk(S, nodes[lo:lo + step], masks[lo:lo + step], cost, penalty, req[lo:lo + step])
+        width = part.taken.shape[1]
+        out.taken[lo:lo + step, :width] = part.taken
+        out.variance[lo:lo + step, :width + 1] = part.variance
+        out.count[lo:lo + step], out.required[lo:lo + step] = part.count, part.required
+    return out
+
+
+def grow_prefix(path: GrowPaths, cost: Transform, penalty: float) -> np.ndarray:
+    """Parents kept per request when the grow recorded in `path` (at a penalty <= `penalty`) runs at `penalty`:
+    the required ones, then the steps up to the first that does not lower f(v) + penalty |A| (as the grow tests)."""
+    t = np.arange(path.taken.shape[1])
+    if len(t) == 0:
+        return path.count.copy()
+    v = path.variance
+    with np.errstate(invalid="ignore"):
+        current = cost(v[:, :-1], t) + penalty * t
+        new = cost(v[:, 1:], t + 1) + penalty * (t + 1)
+        ok = new < current - 1e-15 * np.abs(current)
+    ok = (ok | (t < path.required[:, None])) & (t < path.count[:, None])
+    return np.where(ok.all(axis=1), path.count, np.argmin(ok, axis=1))
+
+
+def _grow_chunk(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost: Transform, penalty: float,
+                req: np.ndarray) -> GrowPaths:
     R = len(nodes)
     counts = masks.sum(axis=1)
     m = int(counts.max()) if R else 0
@@ -120,6 +179,9 @@ def _grow_shrink_chunk(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost
     own = diag[:, :m].copy()
     pivots: list[np.ndarray] = []
     chosen = np.zeros((R, m), dtype=bool)
+    taken = np.full((R, m), -1, dtype=np.int64)
+    count = np.zeros(R, dtype=np.int64)
+    variance = np.full((R, m + 1), np.nan)
     floor = MIN_VARIANCE * S[nodes, nodes]
     must = req[rows[:, None], idx] & valid
 
@@ -133,6 +195,8 @@ def _grow_shrink_chunk(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost
         diag[r] -= q_new[r] ** 2
         colj[r] -= q_new[r] * q_new[r, m][:, None]
         chosen[r, k] = True
+        taken[r, count[r]] = idx[r, k]
+        count[r] += 1
 
     for _ in range(int(must.sum(axis=1).max()) if R and m else 0):  # required parents first
         pend = must & ~chosen & (diag[:, :m] > COLLINEAR * own)
@@ -140,8 +204,10 @@ def _grow_shrink_chunk(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost
         if len(r) == 0:
             break
         take(r, np.argmax(pend[r], axis=1))
+    required = count.copy()
     v = np.maximum(diag[:, m], floor)
-    current = cost(v, chosen.sum(axis=1)) + penalty * chosen.sum(axis=1)
+    variance[rows, count] = v
+    current = cost(v, count) + penalty * count
     active = np.ones(R, dtype=bool) if m else np.zeros(R, dtype=bool)
     while active.any():  # grow
         ok = valid & ~chosen & (diag[:, :m] > COLLINEAR * own) & active[:, None]
@@ -150,7 +216,7 @@ def _grow_shrink_chunk(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost
         best = np.argmax(gains, axis=1)
         g = gains[rows, best]
         v_new = np.maximum(v - np.where(np.isfinite(g), g, 0.0), floor)
-        new = cost(v_new, chosen.sum(axis=1) + 1) + penalty * (chosen.sum(axis=1) + 1)
+        new = cost(v_new, count + 1) + penalty * (count + 1)
         accept = active & np.isfinite(g) & (new < current - 1e-15 * np.abs(current))
         active &= accept
         r = np.flatnonzero(accept)
@@ -158,8 +224,8 @@ def _grow_shrink_chunk(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost
             break
         take(r, best[r])
         v[r], current[r] = v_new[r], new[r]
-    parents = [idx[r, chosen[r]] for r in range(R)]
-    return shrink_batch(S, nodes, parents, cost, penalty, req, floor, shrunk)
+        variance[r, count[r]] = v_new[r]
+    return GrowPaths(taken, count, required, variance)
 
 
 def shrink_batch(S: np.ndarray, nodes: np.ndarray, parents: list[np.ndarray], cost: Transform, penalty: float,
