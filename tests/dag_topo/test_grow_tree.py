@@ -29,6 +29,14 @@ def covariance(seed: int, d: int, n: int) -> np.ndarray:
     return X.T @ X / n
 
 
+def random_requests(rng: np.random.Generator, d: int, count: int, density: float) -> tuple[np.ndarray, np.ndarray]:
+    """`count` (node, candidate mask) requests: each mask entry on with probability `density`, never the node."""
+    nodes = rng.integers(0, d, size=count)
+    masks = rng.random((count, d)) < density
+    masks[np.arange(count), nodes] = False
+    return nodes, masks
+
+
 def same(a: list, b: list) -> bool:
     """Bitwise equal fits: costs, parent sets and weights."""
     return len(a) == len(b) and all(x[0] == y[0] and np.array_equal(x[1], y[1]) and np.array_equal(x[2], y[2])
@@ -56,9 +64,7 @@ def test_grow_tree_is_unchanged_by_its_memory_bound():
     rng = np.random.default_rng(4)
     small = GrowTree(S, least_squares_cost, 0.002, {}, max_bytes=1)  # 4d states, chunks of 16: resets between chunks
     for _ in range(4):
-        nodes = rng.integers(0, d, size=20)
-        masks = rng.random((20, d)) < 0.7
-        masks[np.arange(20), nodes] = False
+        nodes, masks = random_requests(rng, d, 20, 0.7)
         assert same(small.fits(nodes, masks), grow_shrink_batch(S, nodes, masks, least_squares_cost, 0.002))
 
 
@@ -69,9 +75,7 @@ def test_grow_at_a_larger_penalty_is_a_prefix_of_the_smallest_ones_path(kind):
     d, cost = 14, COSTS[kind]
     S = covariance(9, d, 40)
     rng = np.random.default_rng(10)
-    nodes = rng.integers(0, d, size=40)
-    masks = rng.random((40, d)) < 0.8
-    masks[np.arange(40), nodes] = False
+    nodes, masks = random_requests(rng, d, 40, 0.8)
     required = masks & (rng.random((40, d)) < 0.1)
     penalties = (0.001, 0.004, 0.01, 0.05, 1.0)
     path = grow_paths(S, nodes, masks, cost, penalties[0], required)
@@ -111,9 +115,7 @@ def test_masks_that_avoid_path_and_intruders_keep_their_fit(kind):
     d, cost = 14, COSTS[kind]
     S = covariance(7, d, 40)
     rng = np.random.default_rng(8)
-    nodes = rng.integers(0, d, size=40)
-    wide = rng.random((40, d)) < 0.8
-    wide[np.arange(40), nodes] = False
+    nodes, wide = random_requests(rng, d, 40, 0.8)
     masks = wide & (rng.random((40, d)) < 0.5)
     path, intrude = GrowTree(S, cost, 0.01, {}).sensitivity(nodes, masks, wide)
     assert not (path & ~masks).any() and not (intrude & ~wide).any()
