@@ -66,7 +66,7 @@ class ParentSetScore(Score):
                 if screened is None else np.asarray(screened, dtype=bool)
             allowed = self.screened | self.required
         self.candidates = allowed
-        self._screened = allowed.copy()
+        self._base_candidates = allowed.copy()  # what `set_extra_candidates` adds to
         self._cache: dict[bytes, Fit] = {}  # by (node, candidate mask): see `_keys`
         self._shrunk: dict[tuple[int, bytes], Fit] = {}  # shrink results by (node, grown set): S and penalty only
         self._tree = GrowTree(S, cost, self.penalty, self._shrunk)  # grow paths shared between masks
@@ -82,7 +82,7 @@ class ParentSetScore(Score):
 
     def set_extra_candidates(self, extra: np.ndarray) -> None:
         """Candidates = the screened ones plus `extra` (allowed pairs only); cached fits are dropped."""
-        self.candidates = self._screened | (self._allowed & np.asarray(extra, dtype=bool))
+        self.candidates = self._base_candidates | (self._allowed & np.asarray(extra, dtype=bool))
         self._cache.clear()
         self._sensitive.clear()
 
