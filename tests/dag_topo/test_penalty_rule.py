@@ -151,3 +151,22 @@ def test_fold_count_ten_at_n_up_to_d_and_never_more_folds_than_rows():
     order = np.arange(9)
     assert held_out_errors(X, order, folds=10) == pytest.approx(held_out_errors(X, order, folds=7), rel=1e-12)
     assert [folds_for(n, 20) for n in (7, 10, 20, 21, 40)] == [7, 10, 10, 5, 5]
+
+
+def test_the_rebuilt_score_keeps_the_screen_and_runs_it_once(monkeypatch):
+    """After the held-out choice the score is rebuilt at the new price; the candidate screen (grow-shrink of each
+    node on all others at n <= 2d) does not depend on that price, so it is reused: the same candidates as a fresh
+    screen of the rebuilt score's S, and one screen per problem."""
+    import gfopt.problems.dag_topo.parent_sets as parent_sets
+
+    calls = []
+    real = parent_sets.screen
+    monkeypatch.setattr(parent_sets, "screen", lambda *a: calls.append(a) or real(*a))
+    p = problem(20, d=12)  # n <= 2d: the ridge rule chooses, on the grow-shrink screen
+    before = p.score
+    p.initial(3, np.random.default_rng(0))
+    assert p.score is not before and p.score.penalty != before.penalty  # rebuilt at the chosen price
+    assert len(calls) == 1
+    S, cost, screen_penalty, allowed, precision = calls[0]
+    assert np.array_equal(p.score.S, S) and not precision
+    assert np.array_equal(p.score.screened, real(p.score.S, cost, screen_penalty, allowed, precision))
