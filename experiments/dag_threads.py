@@ -1,7 +1,7 @@
 """BLAS threads for the dag_topo search: the same run with 1 and with 2 BLAS threads, side by side in one process.
 
 The search's matrices are d x d (d <= a few hundred), too small to gain from threads; on a busy machine extra
-threads only wait for each other. DagTopoProblem pins one thread (threads.pin_blas_threads); this script
+threads only wait for each other. DagTopoProblem pins one thread (process_settings.apply_search_settings); this script
 overrides that with threadpoolctl for each timing. Instance: ER4, d=50, n=1000 (select=all: the fast path; and
 the default). Run: python experiments/dag_threads.py [--repeats 3]
 """

@@ -92,7 +92,7 @@ def learn(data: Any, score: str = "least_squares", knowledge: dict[str, Any] | N
     from gfopt.__main__ import conf_dir
     from gfopt.app import execute
     from gfopt.config import register_configs
-    from gfopt.problems.dag_topo.threads import restore_blas_threads
+    from gfopt.problems.dag_topo.process_settings import restore_search_settings
 
     out = Path(outdir) if outdir is not None else Path(tempfile.mkdtemp(prefix="gfopt_dag_"))
     out.mkdir(parents=True, exist_ok=True)
@@ -124,7 +124,7 @@ def learn(data: Any, score: str = "least_squares", knowledge: dict[str, Any] | N
     try:
         execute(cfg, out, engine_name=engine_name)
     finally:
-        restore_blas_threads()
+        restore_search_settings()
     result = json.loads((out / "result.json").read_text())
     W = _read_csv_matrix(out / "W_est.csv")
     with (out / "W_est.csv").open(newline="") as f:

@@ -31,10 +31,10 @@ from gfopt.problems.dag_topo.metrics import count_accuracy
 from gfopt.problems.dag_topo.neighbourhood import TopoSwapNeighbourhood
 from gfopt.problems.dag_topo.parent_sets import ParentSetScore
 from gfopt.problems.dag_topo.penalty import bic_price, choose_multiplier, folds_for, with_ridge
+from gfopt.problems.dag_topo.process_settings import apply_search_settings
 from gfopt.problems.dag_topo.scores import LassoScore, LeastSquaresScore, LogisticScore, OrderFit, Score
 from gfopt.problems.dag_topo.selection import UnbiasedCost, least_squares_cost, log_likelihood_cost
 from gfopt.problems.dag_topo.starts import dagma_weights, order_from_file, order_from_weights
-from gfopt.problems.dag_topo.threads import pin_blas_threads
 
 log = logging.getLogger("gfopt.dag_topo")
 
@@ -124,7 +124,7 @@ class DagTopoProblem(Problem):
         self.search_cfg: DagSearchConfig = _as(DagSearchConfig, search)
         self.knowledge_cfg: DagKnowledgeConfig = _as(DagKnowledgeConfig, knowledge)
         self.bootstrap_cfg: DagBootstrapConfig = _as(DagBootstrapConfig, bootstrap)
-        pin_blas_threads()  # small matrices: more BLAS threads only add contention
+        apply_search_settings()  # one BLAS thread (small matrices), 4 KB pages: see process_settings
         self.w_threshold = float(w_threshold)
         dc, sc = self.data_cfg, self.score_cfg
         if dataset is None:
