@@ -1,6 +1,6 @@
 """Grow paths shared between candidate masks (as BOSS's grow-shrink trees): `GrowTree`.
 
-Grow-shrink's grow stage (`selection._grow_shrink_chunk`) adds, step by step, the candidate with the largest gain
+Grow-shrink's grow stage (`selection._grow_chunk`) adds, step by step, the candidate with the largest gain
 colj^2 / diag, where colj and diag are S's entries given the parents chosen so far. Those values depend only on
 the node and the parents chosen so far, not on the mask; the mask only says which candidates may be taken. So
 the states form a tree per node: the root has no parents, and the child of a state for candidate b has b added.
