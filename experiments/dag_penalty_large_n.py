@@ -14,21 +14,13 @@ from __future__ import annotations
 
 import re
 import sys
-import time
 from pathlib import Path
-
-import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import dag_large_n_check  # noqa: E402
 import dag_starts  # noqa: E402
 import dag_suite  # noqa: E402
-
-from gfopt.core.engine import run  # noqa: E402
-from gfopt.core.local_search import LocalSearchEngine  # noqa: E402
-from gfopt.problems.dag_topo.metrics import count_accuracy  # noqa: E402
-from gfopt.problems.dag_topo.problem import DagTopoProblem  # noqa: E402
 
 SETTINGS = {"penalty=1 (default)": 1.0, "penalty=null": None}
 
@@ -42,19 +34,11 @@ def cases() -> list[tuple[dict, int]]:
     return [(inst, ref[inst["seed"]]) for inst in pool if inst["n"] > 2 * inst["d"]]
 
 
-def search(ds, penalty: float | None) -> tuple[int, float, float]:
-    """(SHD, seconds, multiplier used) of the default search at `score.penalty`."""
-    t0 = time.perf_counter()
-    p = DagTopoProblem(data={"center": True}, score={"penalty": penalty}, dataset=ds)
-    res = run(p, LocalSearchEngine(restarts=None), np.random.default_rng(0))
-    dt = time.perf_counter() - t0
-    return count_accuracy(ds.B_true, p.thresholded(p.fit(res.best).W))["shd"], dt, p.penalty_multiplier
-
-
 def main() -> None:
     rows = []
     for inst, ref in cases():
-        cells = {name: search(dag_starts.simulated(inst), pen) for name, pen in SETTINGS.items()}
+        ds = dag_starts.simulated(inst)
+        cells = {name: dag_starts.default_run(ds, score={"penalty": pen}) for name, pen in SETTINGS.items()}
         rows.append((ref, cells))
         name = f"{inst['graph']}{inst['k']} d={inst['d']} n={inst['n']} {inst['noise']} s{inst['seed']}"
         print(name.ljust(30) + f" dagma {ref:3d} | "

@@ -56,13 +56,15 @@ def simulated(inst: dict):
     return simulate(inst["graph"], inst["k"], inst["d"], inst["n"], inst["noise"], "linear", inst["seed"])
 
 
-def default_run(ds, search: dict, restarts: int | None) -> tuple[int, float]:
-    """(SHD, seconds) of the default search with `problem.search` overrides and `engine.restarts`."""
+def default_run(ds, search: dict | None = None, restarts: int | None = None,
+                score: dict | None = None) -> tuple[int, float, float]:
+    """(SHD, seconds, penalty multiplier used) of the default search (seed 0) with `problem.search` and
+    `problem.score` overrides and `engine.restarts`."""
     t0 = time.perf_counter()
-    p = DagTopoProblem(data={"center": True}, search=search, dataset=ds)
+    p = DagTopoProblem(data={"center": True}, search=search, score=score, dataset=ds)
     res = run(p, LocalSearchEngine(restarts=restarts), np.random.default_rng(0))
     dt = time.perf_counter() - t0
-    return count_accuracy(ds.B_true, p.thresholded(p.fit(res.best).W))["shd"], dt
+    return count_accuracy(ds.B_true, p.thresholded(p.fit(res.best).W))["shd"], dt, p.penalty_multiplier
 
 
 def dagma_rows() -> dict[int, int]:
@@ -91,7 +93,7 @@ def main() -> None:
         rows.append((group, ref[inst["seed"]], cells))
         name = f"{inst['graph']}{inst['k']} d={inst['d']} n={inst['n']} {inst['noise']} s{inst['seed']}"
         print(name.ljust(28) + f" dagma {ref[inst['seed']]:3d} | "
-              + " | ".join(f"{s} {shd:3d} {t:5.2f}s" for s, (shd, t) in cells.items()), flush=True)
+              + " | ".join(f"{s} {shd:3d} {t:5.2f}s" for s, (shd, t, _) in cells.items()), flush=True)
     print()
     for group in ("n <= d", "n <= 2d", "n > 2d", "all"):
         part = [r for r in rows if group in ("all", r[0])]

@@ -91,24 +91,25 @@ def grow_shrink_batch(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost:
     nodes = np.asarray(nodes, dtype=np.int64)
     masks = np.asarray(masks, dtype=bool)
     req = np.zeros_like(masks) if required is None else np.asarray(required, dtype=bool) & masks
-    out: list[tuple[float, np.ndarray, np.ndarray]] = []
-    m_max = max(int(masks.sum(axis=1).max()) if len(masks) else 0, 0)
-    step = max(1, BATCH_ELEMENTS // (m_max + 1) ** 2)
-    for lo in range(0, len(nodes), step):
-        out.extend(_grow_shrink_chunk(S, nodes[lo:lo + step], masks[lo:lo + step], cost, penalty,
-                                      req[lo:lo + step], shrunk))
+    path = grow_paths(S, nodes, masks, cost, penalty, req)
+    floor = MIN_VARIANCE * S[nodes, nodes]
+    out: list[Fit] = []
+    step = _chunk_rows(masks)
+    for lo in range(0, len(nodes), step):  # the shrink's stacked matrices stay within the grow's bound too
+        hi = min(lo + step, len(nodes))
+        parents = [path.taken[r, :path.count[r]] for r in range(lo, hi)]
+        out.extend(shrink_batch(S, nodes[lo:hi], parents, cost, penalty, req[lo:hi], floor[lo:hi], shrunk))
     return out
 
 
 BATCH_ELEMENTS = 4_000_000
-"""Entries of the stacked conditional covariances processed at once by `grow_shrink_batch`."""
+"""Entries of the stacked conditional covariances processed at once by `grow_shrink_batch` and `grow_paths`."""
 
 
-def _grow_shrink_chunk(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost: Transform, penalty: float,
-                       req: np.ndarray, shrunk: dict[tuple[int, bytes], Fit] | None) -> list[Fit]:
-    path = _grow_chunk(S, nodes, masks, cost, penalty, req)
-    parents = [path.taken[r, :path.count[r]] for r in range(len(nodes))]
-    return shrink_batch(S, nodes, parents, cost, penalty, req, MIN_VARIANCE * S[nodes, nodes], shrunk)
+def _chunk_rows(masks: np.ndarray) -> int:
+    """Requests per chunk: BATCH_ELEMENTS over (the largest candidate count + 1)^2."""
+    m_max = int(masks.sum(axis=1).max()) if len(masks) else 0
+    return max(1, BATCH_ELEMENTS // (m_max + 1) ** 2)
 
 
 class GrowPaths(NamedTuple):
@@ -135,8 +136,8 @@ def grow_paths(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost: Transf
     nodes = np.asarray(nodes, dtype=np.int64)
     masks = np.asarray(masks, dtype=bool)
     req = np.zeros_like(masks) if required is None else np.asarray(required, dtype=bool) & masks
-    m_max = max(int(masks.sum(axis=1).max()) if len(masks) else 0, 0)
-    step = max(1, BATCH_ELEMENTS // (m_max + 1) ** 2)
+    m_max = int(masks.sum(axis=1).max()) if len(masks) else 0
+    step = _chunk_rows(masks)
     out = GrowPaths(np.full((len(nodes), m_max), -1, dtype=np.int64), np.zeros(len(nodes), dtype=np.int64),
                     np.zeros(len(nodes), dtype=np.int64), np.full((len(nodes), m_max + 1), np.nan))
     for lo in range(0, len(nodes), step):
