@@ -4,8 +4,7 @@ Used for the sparse least-squares default (`score.select=bic`), the unit-free `b
 knowledge (forbidden parents are never candidates, required ones always kept). Node fits are cached by (node,
 predecessors that are candidates). A swap of positions a < b refits the two moved nodes and only those middle
 nodes whose grow-shrink could see the change (`sensitivity`: the node leaving was on their grow path, or the node
-arriving would have been picked); an insertion likewise. Fits that are needed come from a `GrowTree`, which shares
-the grow steps between masks. All of it gives the plain batch grow-shrink's numbers bit for bit.
+arriving would have been picked); an insertion likewise. All of it gives the plain grow-shrink's numbers bit for bit.
 """
 
 from __future__ import annotations
@@ -14,11 +13,11 @@ from collections import OrderedDict
 
 import numpy as np
 
-from gfopt.problems.dag_topo.grow_tree import GrowTree
 from gfopt.problems.dag_topo.scores import CACHE_LIMIT, OrderFit, Score, least_squares_grad
 from gfopt.problems.dag_topo.selection import (
     Fit,
     Transform,
+    grow_sensitivity,
     grow_shrink_batch,
     log_likelihood_cost,
     residual_variance,
@@ -68,8 +67,6 @@ class ParentSetScore(Score):
         self.candidates = allowed
         self._base_candidates = allowed.copy()  # what `set_extra_candidates` adds to
         self._cache: dict[bytes, Fit] = {}  # by (node, candidate mask): see `_keys`
-        self._shrunk: dict[tuple[int, bytes], Fit] = {}  # shrink results by (node, grown set): S and penalty only
-        self._tree = GrowTree(S, cost, self.penalty, self._shrunk)  # grow paths shared between masks
         self._sensitive: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self.node_fits_done = 0
 
@@ -102,8 +99,6 @@ class ParentSetScore(Score):
             uniq = sorted(set(todo))
             if len(self._cache) + len(uniq) > CACHE_LIMIT:
                 self._cache.clear()
-            if len(self._shrunk) + len(uniq) > CACHE_LIMIT:
-                self._shrunk.clear()
             if self.select:
                 fits = self._select(nodes[uniq], masks[uniq])
             else:
@@ -136,7 +131,7 @@ class ParentSetScore(Score):
         """(path, intrude) in position space for `order`: [s, q] says the node at q matters to the fit at s.
 
         path[s, q]: dropping the node at q from the predecessors of the node at s can change its fit; intrude[s, q]:
-        adding it can (see `GrowTree.sensitivity`). A move that only drops non-path and adds non-intruding
+        adding it can (see `selection.grow_sensitivity`). A move that only drops non-path and adds non-intruding
         nodes leaves a node's fit, and its cost, exactly as in the base order, so the move scoring skips it. Nodes
         with required parents, and `select=False`, count every candidate as both. Cached for the last few orders.
         """
@@ -152,7 +147,8 @@ class ParentSetScore(Score):
         path, intrude = wide.copy(), wide.copy()
         plain = ~self.required[:, order].any(axis=0) if self.select else np.zeros(d, dtype=bool)
         if plain.any():
-            path[plain], intrude[plain] = self._tree.sensitivity(order[plain], (prefix & wide)[plain], wide[plain])
+            path[plain], intrude[plain] = grow_sensitivity(self.S, order[plain], (prefix & wide)[plain], wide[plain],
+                                                           self.cost, self.penalty)
         hit = (path[:, order], intrude[:, order])
         self._sensitive[key] = hit
         if len(self._sensitive) > SENSITIVITY_ORDERS:
@@ -160,18 +156,8 @@ class ParentSetScore(Score):
         return hit
 
     def _select(self, nodes: np.ndarray, masks: np.ndarray) -> list[Fit]:
-        """Grow-shrink fits: by the shared grow tree, or the batch grow for nodes with required parents."""
-        plain = ~self.required[:, nodes].any(axis=0)
-        if plain.all():
-            return self._tree.fits(nodes, masks)
-        tree, batch = np.flatnonzero(plain), np.flatnonzero(~plain)
-        fits = self._tree.fits(nodes[tree], masks[tree]) if len(tree) else []
-        fits += grow_shrink_batch(self.S, nodes[batch], masks[batch], self.cost, self.penalty,
-                                  self.required[:, nodes[batch]].T & masks[batch], self._shrunk)
-        out: list = [None] * len(nodes)
-        for r, fit in zip(np.concatenate([tree, batch]).tolist(), fits, strict=True):
-            out[r] = fit
-        return out
+        """Grow-shrink fits (required parents always in)."""
+        return grow_shrink_batch(self.S, nodes, masks, self.cost, self.penalty, self.required[:, nodes].T & masks)
 
     def fit_order(self, order: np.ndarray) -> OrderFit:
         order = np.asarray(order, dtype=np.int64)

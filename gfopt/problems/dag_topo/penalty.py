@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 
 from gfopt.problems.dag_topo.selection import (
-    MIN_VARIANCE,
     UnbiasedCost,
     grow_paths,
     grow_prefix,
@@ -65,9 +64,8 @@ def held_out_errors(X: np.ndarray, order: np.ndarray, multipliers: tuple[float, 
     > 0 (an error names the value otherwise).
 
     Both costs are linear in the residual variance, so grow-shrink on S at penalty c * price chooses what it
-    chooses on S / price at penalty c, with the same weights: the folds become diagonal blocks of one covariance,
-    grown once at the smallest multiplier (the grow at a larger one is a prefix of that path, `grow_prefix`), then
-    shrunk per multiplier.
+    chooses on S / price at penalty c, with the same weights: each fold is grown once, at the smallest multiplier
+    (the grow at a larger one is a prefix of that path, `grow_prefix`), then shrunk per multiplier.
     """
     if min(multipliers) <= 0:
         raise ValueError(f"held_out_errors: multipliers must be > 0, got {min(multipliers)}")
@@ -81,7 +79,7 @@ def held_out_errors(X: np.ndarray, order: np.ndarray, multipliers: tuple[float, 
         masks &= np.asarray(allowed, dtype=bool)[:, order].T
     req = np.zeros_like(masks) if required is None else np.asarray(required, dtype=bool)[:, order].T & masks
     fold_of = np.arange(n) % folds
-    blocks = []  # (n_train, S / price, held-out rows centred on the training means)
+    out = np.zeros(len(multipliers))
     for f in range(folds):
         train, test = X[fold_of != f], X[fold_of == f]
         mu = train.mean(axis=0)
@@ -90,41 +88,16 @@ def held_out_errors(X: np.ndarray, order: np.ndarray, multipliers: tuple[float, 
         price = bic_price(S, len(A))
         if ridge > 0:
             S = with_ridge(S, ridge)
-        blocks.append((len(A), S / price, test - mu))
-    out = np.zeros(len(multipliers))
-    per_call = max(1, int(np.sqrt(BLOCK_ENTRIES)) // d)
-    groups: dict[int, list] = {}  # the unbiased cost depends on n_train: one group per value
-    for b in blocks:
-        groups.setdefault(b[0] if unbiased else 0, []).append(b)
-    for n_train, group in groups.items():
-        cost = UnbiasedCost(least_squares_cost, n_train) if unbiased else least_squares_cost
-        for lo in range(0, len(group), per_call):
-            part = group[lo:lo + per_call]
-            k = len(part)
-            big = np.zeros((k * d, k * d))
-            bmask = np.zeros((k * d, k * d), dtype=bool)
-            breq = np.zeros_like(bmask)
-            for i, (_, Sb, _) in enumerate(part):
-                block = slice(i * d, (i + 1) * d)
-                big[block, block], bmask[block, block], breq[block, block] = Sb, masks, req
-            nodes = (np.arange(k)[:, None] * d + order[None, :]).ravel()
-            path = grow_paths(big, nodes, bmask, cost, min(multipliers), breq)
-            floor = MIN_VARIANCE * big[nodes, nodes]
-            for m, c in enumerate(multipliers):
-                keep = grow_prefix(path, cost, c)
-                parents = [path.taken[r, :keep[r]] for r in range(len(nodes))]
-                fits = shrink_batch(big, nodes, parents, cost, c, breq, floor)
-                for i, (_, _, T) in enumerate(part):
-                    W = np.zeros((d, d))
-                    for r, j in enumerate(order.tolist()):
-                        _, chosen, w = fits[i * d + r]
-                        W[chosen - i * d, j] = w
-                    out[m] += float(np.sum((T - T @ W) ** 2))
+        S, T = S / price, test - mu
+        cost = UnbiasedCost(least_squares_cost, len(A)) if unbiased else least_squares_cost
+        path = grow_paths(S, order, masks, cost, min(multipliers), req)
+        for m, c in enumerate(multipliers):
+            W = np.zeros((d, d))
+            fits = shrink_batch(S, order, path.taken, grow_prefix(path, cost, c), cost, c, path.required_mask)
+            for j, (_, chosen, w) in zip(order.tolist(), fits, strict=True):
+                W[chosen, j] = w
+            out[m] += float(np.sum((T - T @ W) ** 2))
     return out
-
-
-BLOCK_ENTRIES = 1_000_000
-"""Entries of the block-diagonal covariance fitted per `grow_paths` call in `held_out_errors` (at most)."""
 
 
 def choose_multiplier(X: np.ndarray, order: np.ndarray, multipliers: tuple[float, ...] = MULTIPLIERS,

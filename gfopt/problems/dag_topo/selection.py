@@ -5,7 +5,7 @@ A (a Schur complement of S). f is 0.5 v for least squares (equal noise variances
 log-likelihood with one variance per node (BIC). Parents are chosen by grow-shrink, as GRaSP and BOSS do: add the
 predecessor that lowers the cost most while one does, then drop parents while dropping one lowers it.
 Because the cost only needs S restricted to the candidates, n <= d is no obstacle as long as the chosen sets
-stay small (collinear candidates are skipped).
+stay small (collinear candidates are skipped). The loops themselves are compiled (`selection_kernels`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,13 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-COLLINEAR = 1e-10
-"""A candidate whose variance given the chosen parents is below this fraction of its own variance is skipped."""
-MIN_VARIANCE = 1e-12
-"""Residual variances are kept above this fraction of the node's variance (log v stays finite when n <= d)."""
+from gfopt.problems.dag_topo.selection_kernels import (  # noqa: F401 (the thresholds are this module's API too)
+    COLLINEAR,
+    MIN_VARIANCE,
+    RELATIVE_GAIN,
+    grow_many,
+    shrink_many,
+)
 
 Transform = Callable[..., Any]
 """f(v, k): the cost of residual variance v with k parents, elementwise on arrays."""
@@ -64,6 +67,22 @@ def residual_variance(S: np.ndarray, j: int, parents: np.ndarray) -> tuple[float
     return float(S[j, j] - S[parents, j] @ w), w
 
 
+def cost_code(cost: Transform) -> tuple[int, int]:
+    """(kind, n) of a cost for the compiled loops (`selection_kernels`): kind 0 least squares, 1 log-likelihood; n > 0
+    for `UnbiasedCost` over n samples."""
+    if isinstance(cost, UnbiasedCost):
+        kind, inner = cost_code(cost.base)
+        if inner:
+            raise TypeError("UnbiasedCost of an UnbiasedCost is not a cost these loops know")
+        return kind, cost.n
+    if cost is least_squares_cost:
+        return 0, 0
+    if cost is log_likelihood_cost:
+        return 1, 0
+    raise TypeError(f"no compiled form of the cost {cost!r}: use least_squares_cost, log_likelihood_cost or "
+                    "UnbiasedCost of one of them")
+
+
 def grow_shrink(S: np.ndarray, j: int, candidates: np.ndarray, cost: Transform, penalty: float,
                 required: np.ndarray | None = None) -> tuple[float, np.ndarray, np.ndarray]:
     """Choose parents of node j among `candidates`: (cost, sorted parents, weights on them).
@@ -81,35 +100,10 @@ def grow_shrink(S: np.ndarray, j: int, candidates: np.ndarray, cost: Transform, 
 
 
 def grow_shrink_batch(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost: Transform, penalty: float,
-                      required: np.ndarray | None = None,
-                      shrunk: dict[tuple[int, bytes], Fit] | None = None) -> list[Fit]:
-    """`grow_shrink` for many (node, candidate mask) requests at once, vectorized over the batch (chunked).
-
-    `shrunk`, when given, keeps the shrink stage's results by (node, grown parent set): many masks grow to the same
-    set, and the shrink sees only that set (and the required parents, fixed for a caller that passes one dict).
-    """
-    nodes = np.asarray(nodes, dtype=np.int64)
-    masks = np.asarray(masks, dtype=bool)
-    req = np.zeros_like(masks) if required is None else np.asarray(required, dtype=bool) & masks
-    path = grow_paths(S, nodes, masks, cost, penalty, req)
-    floor = MIN_VARIANCE * S[nodes, nodes]
-    out: list[Fit] = []
-    step = _chunk_rows(masks)
-    for lo in range(0, len(nodes), step):  # the shrink's stacked matrices stay within the grow's bound too
-        hi = min(lo + step, len(nodes))
-        parents = [path.taken[r, :path.count[r]] for r in range(lo, hi)]
-        out.extend(shrink_batch(S, nodes[lo:hi], parents, cost, penalty, req[lo:hi], floor[lo:hi], shrunk))
-    return out
-
-
-BATCH_ELEMENTS = 4_000_000
-"""Entries of the stacked conditional covariances processed at once by `grow_shrink_batch` and `grow_paths`."""
-
-
-def _chunk_rows(masks: np.ndarray) -> int:
-    """Requests per chunk: BATCH_ELEMENTS over (the largest candidate count + 1)^2."""
-    m_max = int(masks.sum(axis=1).max()) if len(masks) else 0
-    return max(1, BATCH_ELEMENTS // (m_max + 1) ** 2)
+                      required: np.ndarray | None = None) -> list[Fit]:
+    """`grow_shrink` for many (node, candidate mask) requests; each is fitted on its own (compiled loops)."""
+    path = grow_paths(S, nodes, masks, cost, penalty, required)
+    return shrink_batch(S, nodes, path.taken, path.count, cost, penalty, path.required_mask)
 
 
 class GrowPaths(NamedTuple):
@@ -123,6 +117,16 @@ class GrowPaths(NamedTuple):
     """(R,) of them required (taken before the greedy steps)."""
     variance: np.ndarray
     """(R, M + 1) residual variance after t parents, for t = required .. count (nan elsewhere)."""
+    required_mask: np.ndarray
+    """(R, d) the required parents of each request (within its mask)."""
+
+
+def _requests(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray,
+              required: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(S, nodes, masks, required) as the compiled loops take them (contiguous float64 / int64 / bool)."""
+    masks = np.ascontiguousarray(masks, dtype=bool)
+    req = np.zeros_like(masks) if required is None else np.ascontiguousarray(required, dtype=bool) & masks
+    return np.ascontiguousarray(S, dtype=float), np.ascontiguousarray(nodes, dtype=np.int64), masks, req
 
 
 def grow_paths(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost: Transform, penalty: float,
@@ -133,20 +137,25 @@ def grow_paths(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost: Transf
     when to stop, and a larger one stops no later. So the paths at the smallest of several penalties hold the grow
     of every other one as a prefix (`grow_prefix`).
     """
-    nodes = np.asarray(nodes, dtype=np.int64)
-    masks = np.asarray(masks, dtype=bool)
-    req = np.zeros_like(masks) if required is None else np.asarray(required, dtype=bool) & masks
-    m_max = int(masks.sum(axis=1).max()) if len(masks) else 0
-    step = _chunk_rows(masks)
-    out = GrowPaths(np.full((len(nodes), m_max), -1, dtype=np.int64), np.zeros(len(nodes), dtype=np.int64),
-                    np.zeros(len(nodes), dtype=np.int64), np.full((len(nodes), m_max + 1), np.nan))
-    for lo in range(0, len(nodes), step):
-        part = _grow_chunk(S, nodes[lo:lo + step], masks[lo:lo + step], cost, penalty, req[lo:lo + step])
-        width = part.taken.shape[1]
-        out.taken[lo:lo + step, :width] = part.taken
-        out.variance[lo:lo + step, :width + 1] = part.variance
-        out.count[lo:lo + step], out.required[lo:lo + step] = part.count, part.required
-    return out
+    S, nodes, masks, req = _requests(S, nodes, masks, required)
+    taken, count, nreq, variance, _, _ = grow_many(S, nodes, masks, masks, req, *cost_code(cost), float(penalty))
+    return GrowPaths(taken, count, nreq, variance, req)
+
+
+def grow_sensitivity(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, wide: np.ndarray, cost: Transform,
+                     penalty: float) -> tuple[np.ndarray, np.ndarray]:
+    """Which candidate changes can alter each request's grow-shrink result: (path, intrude), rows over d nodes.
+
+    `path[r, c]`: c was added by the grow of (nodes[r], masks[r]) or was the best candidate at the step that
+    stopped it. `intrude[r, c]`: c is in `wide[r]` (a superset of masks[r]) and its gain at some grow step was at
+    least that step's best among masks[r] (any finite gain where there was none). The grow then picks the same
+    parents for any mask that drops only nodes outside `path` and adds only `wide` nodes outside `intrude` (each
+    step's argmax and the stopping test see the same values, entry for entry), so the result is the same.
+    No required parents here.
+    """
+    S, nodes, masks, req = _requests(S, nodes, masks, None)
+    wide = np.ascontiguousarray(wide, dtype=bool) | masks
+    return grow_many(S, nodes, masks, wide, req, *cost_code(cost), float(penalty))[4:]
 
 
 def grow_prefix(path: GrowPaths, cost: Transform, penalty: float) -> np.ndarray:
@@ -159,142 +168,25 @@ def grow_prefix(path: GrowPaths, cost: Transform, penalty: float) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         current = cost(v[:, :-1], t) + penalty * t
         new = cost(v[:, 1:], t + 1) + penalty * (t + 1)
-        ok = new < current - 1e-15 * np.abs(current)
+        ok = new < current - RELATIVE_GAIN * np.abs(current)
     ok = (ok | (t < path.required[:, None])) & (t < path.count[:, None])
     return np.where(ok.all(axis=1), path.count, np.argmin(ok, axis=1))
 
 
-def _grow_chunk(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost: Transform, penalty: float,
-                req: np.ndarray) -> GrowPaths:
-    R = len(nodes)
-    counts = masks.sum(axis=1)
-    m = int(counts.max()) if R else 0
-    rows = np.arange(R)
-    # candidate k of request r is idx[r, k] (valid[r, k]); column m is the node itself
-    valid = np.arange(m)[None, :] < counts[:, None]
-    idx = np.where(valid, np.argsort(~masks, axis=1, kind="stable")[:, :m], 0)
-    full = np.concatenate([idx, nodes[:, None]], axis=1)
-    # conditional covariances given the chosen parents, kept as S - sum_t q_t q_t^T (one column per pivot)
-    diag = S[full, full].copy()
-    colj = S[full, nodes[:, None]].copy()
-    own = diag[:, :m].copy()
-    pivots: list[np.ndarray] = []
-    chosen = np.zeros((R, m), dtype=bool)
-    taken = np.full((R, m), -1, dtype=np.int64)
-    count = np.zeros(R, dtype=np.int64)
-    variance = np.full((R, m + 1), np.nan)
-    floor = MIN_VARIANCE * S[nodes, nodes]
-    must = req[rows[:, None], idx] & valid
-
-    def take(r: np.ndarray, k: np.ndarray) -> None:
-        col = S[full[r], full[r, k][:, None]]
-        for q in pivots:
-            col -= q[r] * q[r, k][:, None]
-        q_new = np.zeros((R, m + 1))
-        q_new[r] = col / np.sqrt(col[np.arange(len(r)), k])[:, None]
-        pivots.append(q_new)
-        diag[r] -= q_new[r] ** 2
-        colj[r] -= q_new[r] * q_new[r, m][:, None]
-        chosen[r, k] = True
-        taken[r, count[r]] = idx[r, k]
-        count[r] += 1
-
-    for _ in range(int(must.sum(axis=1).max()) if R and m else 0):  # required parents first
-        pend = must & ~chosen & (diag[:, :m] > COLLINEAR * own)
-        r = np.flatnonzero(pend.any(axis=1))
-        if len(r) == 0:
-            break
-        take(r, np.argmax(pend[r], axis=1))
-    required = count.copy()
-    v = np.maximum(diag[:, m], floor)
-    variance[rows, count] = v
-    current = cost(v, count) + penalty * count
-    active = np.ones(R, dtype=bool) if m else np.zeros(R, dtype=bool)
-    while active.any():  # grow
-        ok = valid & ~chosen & (diag[:, :m] > COLLINEAR * own) & active[:, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gains = np.where(ok, colj[:, :m] ** 2 / np.where(ok, diag[:, :m], 1.0), -np.inf)
-        best = np.argmax(gains, axis=1)
-        g = gains[rows, best]
-        v_new = np.maximum(v - np.where(np.isfinite(g), g, 0.0), floor)
-        new = cost(v_new, count + 1) + penalty * (count + 1)
-        accept = active & np.isfinite(g) & (new < current - 1e-15 * np.abs(current))
-        active &= accept
-        r = np.flatnonzero(accept)
-        if len(r) == 0:
-            break
-        take(r, best[r])
-        v[r], current[r] = v_new[r], new[r]
-        variance[r, count[r]] = v_new[r]
-    return GrowPaths(taken, count, required, variance)
-
-
-def shrink_batch(S: np.ndarray, nodes: np.ndarray, parents: list[np.ndarray], cost: Transform, penalty: float,
-                 req: np.ndarray, floor: np.ndarray, memo: dict[tuple[int, bytes], Fit] | None = None) -> list[Fit]:
+def shrink_batch(S: np.ndarray, nodes: np.ndarray, parents: np.ndarray, counts: np.ndarray, cost: Transform,
+                 penalty: float, required: np.ndarray | None = None) -> list[Fit]:
     """Drop parents while one removal lowers the cost: removing a raises v by w_a^2 / (S_AA^{-1})_aa.
 
-    Requests are processed in groups of one parent count (no padding, so a result never depends on its batch).
-    Each step looks only at the current set, so the result from a set is the result from the set it drops to:
-    `memo` (by (node, set), for one S, cost, penalty and required matrix) keeps every set passed through.
+    Request r is node nodes[r] with parents parents[r, :counts[r]] (any order); `required[r]` (over d nodes)
+    parents stay. Returns (cost, sorted parents, weights) per request.
     """
-    R = len(nodes)
-    out: list = [None] * R
-    seen: list[list[tuple[int, bytes]]] = [[] for _ in range(R)]
-    memo = {} if memo is None else memo
-    groups: dict[int, tuple[list[int], list[np.ndarray]]] = {}
-
-    def enter(r: int, p: np.ndarray) -> None:
-        key = (int(nodes[r]), p.tobytes())
-        hit = memo.get(key)
-        if hit is not None:
-            out[r] = hit
-            for old in seen[r]:
-                memo[old] = hit
-            return
-        seen[r].append(key)
-        rows, sets = groups.setdefault(len(p), ([], []))
-        rows.append(r)
-        sets.append(p)
-
-    for r in range(R):
-        enter(r, np.sort(np.asarray(parents[r], dtype=np.int64)))
-    while groups:
-        k = max(groups)
-        rows, sets = groups.pop(k)
-        todo = np.array(rows, dtype=np.int64)
-        P = np.array(sets, dtype=np.int64).reshape(len(todo), k)
-        count = np.full(len(todo), k)
-        js = nodes[todo]
-        s = S[P, js[:, None]]
-        if k:
-            inv = np.linalg.inv(S[P[:, :, None], P[:, None, :]])
-            w = (inv * s[:, None, :]).sum(axis=2)
-        else:
-            w = np.zeros((len(todo), 0))
-        v = np.maximum(S[js, js] - (s * w).sum(axis=1), floor[todo])
-        current = cost(v, count) + penalty * count
-        if k:
-            inv_diag = inv[:, np.arange(k), np.arange(k)]
-            drop = cost(np.maximum(v[:, None] + w**2 / inv_diag, floor[todo][:, None]), (count - 1)[:, None])
-            drop = drop + penalty * (count - 1)[:, None]
-            drop = np.where(~req[todo[:, None], P], drop, np.inf)
-            best = np.argmin(drop, axis=1)
-            improve = drop[np.arange(len(todo)), best] < current - 1e-15 * np.abs(current)
-        else:
-            best, improve = np.zeros(len(todo), dtype=np.int64), np.zeros(len(todo), dtype=bool)
-        for t in np.flatnonzero(~improve).tolist():
-            r = rows[t]
-            out[r] = (float(current[t]), P[t].copy(), w[t].copy())
-            for old in seen[r]:
-                memo[old] = out[r]
-        imp = np.flatnonzero(improve)
-        if len(imp):
-            keep = np.ones((len(imp), k), dtype=bool)
-            keep[np.arange(len(imp)), best[imp]] = False
-            smaller = P[imp][keep].reshape(len(imp), k - 1)
-            for t, p in zip(imp.tolist(), smaller, strict=True):
-                enter(rows[t], p)
-    return out
+    parents = np.ascontiguousarray(parents, dtype=np.int64)
+    S, nodes, _, _ = _requests(S, nodes, np.zeros((0, len(S)), dtype=bool), None)
+    req = np.zeros((len(nodes), len(S)), dtype=bool) if required is None else \
+        np.ascontiguousarray(required, dtype=bool)
+    cost_r, kept, kc, weights = shrink_many(S, nodes, parents, np.asarray(counts, dtype=np.int64), req,
+                                            *cost_code(cost), float(penalty))
+    return [(float(cost_r[r]), kept[r, :k].copy(), weights[r, :k].copy()) for r, k in enumerate(kc.tolist())]
 
 
 def screen(S: np.ndarray, cost: Transform, penalty: float, allowed: np.ndarray, precision: bool) -> np.ndarray:

@@ -1,15 +1,17 @@
-"""The fast paths of sparse parent selection against a fresh, uncached grow-shrink (bit for bit)."""
+"""Compiled grow-shrink (`selection_kernels` via `selection`) against a direct regression oracle, and its fast
+paths (grow prefixes, sensitivity, move scoring) against fresh fits, bit for bit."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from gfopt.problems.dag_topo.grow_tree import GrowTree
 from gfopt.problems.dag_topo.selection import (
     UnbiasedCost,
+    cost_code,
     grow_paths,
     grow_prefix,
+    grow_sensitivity,
     grow_shrink_batch,
     least_squares_cost,
     log_likelihood_cost,
@@ -43,29 +45,59 @@ def same(a: list, b: list) -> bool:
                                     for x, y in zip(a, b, strict=True))
 
 
+def direct_variance(S: np.ndarray, j: int, parents: list[int]) -> float:
+    """Residual variance of j on `parents` by a least-squares solve (not the kernels' pivots or inverse)."""
+    if not parents:
+        return float(S[j, j])
+    w = np.linalg.lstsq(S[np.ix_(parents, parents)], S[parents, j], rcond=None)[0]
+    return float(S[j, j] - S[parents, j] @ w)
+
+
+def oracle(S: np.ndarray, j: int, mask: np.ndarray, required: np.ndarray, cost, pen: float) -> tuple[float, list]:
+    """Grow-shrink written out plainly: required parents in, add the candidate whose direct regression lowers
+    f(v) + pen |A| most while one does, then drop the parent whose removal lowers it most while one does."""
+    def total(A: list[int]) -> float:
+        return float(cost(direct_variance(S, j, A), len(A))) + pen * len(A)
+    A = sorted(np.flatnonzero(required & mask).tolist())
+    while True:
+        options = [(total(A + [c]), c) for c in np.flatnonzero(mask).tolist() if c not in A]
+        if not options or min(options)[0] >= total(A):
+            break
+        A.append(min(options)[1])
+    while True:
+        options = [(total([a for a in A if a != b]), b) for b in A if not required[b]]
+        if not options or min(options)[0] >= total(A):
+            break
+        A.remove(min(options)[1])
+    return total(A), sorted(A)
+
+
 @pytest.mark.parametrize("kind", sorted(COSTS))
-def test_grow_tree_fits_equal_a_fresh_batch_grow_shrink(kind):
-    d, cost = 14, COSTS[kind]
-    S = covariance(1, d, 40)
-    rng = np.random.default_rng(2)
-    tree = GrowTree(S, cost, 0.01, {})
-    for _ in range(6):  # repeated batches reuse the tree's states and the kept shrinks
-        nodes = rng.integers(0, d, size=30)
-        masks = rng.random((30, d)) < rng.uniform(0.2, 1.0)
-        masks[np.arange(30), nodes] = False
-        masks[0] = False  # an empty mask
-        fresh = grow_shrink_batch(S, nodes, masks, cost, 0.01)
-        assert same(tree.fits(nodes, masks), fresh)
+def test_grow_shrink_equals_a_direct_regression_oracle(kind):
+    """Same parents as the plain oracle and the same cost to 1e-9, with and without required parents; each
+    request's fit is the same alone as in its batch (a fit depends on its request only)."""
+    d, cost = 10, COSTS[kind]
+    S = covariance(11, d, 60)
+    rng = np.random.default_rng(12)
+    nodes, masks = random_requests(rng, d, 60, 0.7)
+    required = masks & (rng.random((60, d)) < 0.15)
+    for req in (np.zeros_like(masks), required):
+        fits = grow_shrink_batch(S, nodes, masks, cost, 0.01, req)
+        sizes = set()
+        for r, (c, parents, w) in enumerate(fits):
+            want_cost, want = oracle(S, int(nodes[r]), masks[r], req[r], cost, 0.01)
+            assert parents.tolist() == want and c == pytest.approx(want_cost, rel=1e-9, abs=1e-12)
+            assert np.allclose(S[np.ix_(parents, parents)] @ w, S[parents, nodes[r]], atol=1e-9)
+            sizes.add(len(parents))
+        assert len(sizes) >= 3  # empty, small and larger parent sets all occur
+        alone = [grow_shrink_batch(S, nodes[r:r + 1], masks[r:r + 1], cost, 0.01, req[r:r + 1])[0] for r in (0, 7)]
+        assert same(alone, [fits[0], fits[7]])
 
 
-def test_grow_tree_is_unchanged_by_its_memory_bound():
-    d = 12
-    S = covariance(3, d, 40)
-    rng = np.random.default_rng(4)
-    small = GrowTree(S, least_squares_cost, 0.002, {}, max_bytes=1)  # 4d states, chunks of 16: resets between chunks
-    for _ in range(4):
-        nodes, masks = random_requests(rng, d, 20, 0.7)
-        assert same(small.fits(nodes, masks), grow_shrink_batch(S, nodes, masks, least_squares_cost, 0.002))
+def test_a_cost_without_a_compiled_form_is_refused_by_name():
+    assert cost_code(UnbiasedCost(log_likelihood_cost, 30)) == (1, 30)
+    with pytest.raises(TypeError, match="no compiled form of the cost"):
+        cost_code(lambda v, k=0: v)
 
 
 @pytest.mark.parametrize("kind", sorted(COSTS))
@@ -86,26 +118,10 @@ def test_grow_at_a_larger_penalty_is_a_prefix_of_the_smallest_ones_path(kind):
         direct = grow_paths(S, nodes, masks, cost, pen, required)
         assert np.array_equal(keep, direct.count)
         assert all(np.array_equal(path.taken[r, :keep[r]], direct.taken[r, :direct.count[r]]) for r in range(40))
-        parents = [path.taken[r, :keep[r]] for r in range(40)]
-        floor = 1e-12 * S[nodes, nodes]
-        assert same(shrink_batch(S, nodes, parents, cost, pen, required, floor),
+        assert same(shrink_batch(S, nodes, path.taken, keep, cost, pen, path.required_mask),
                     grow_shrink_batch(S, nodes, masks, cost, pen, required))
         lengths.add(int(keep.sum()))
     assert len(lengths) == len(penalties)  # each penalty stops somewhere else: the prefixes are not all alike
-
-
-def test_shrink_memo_gives_the_same_results():
-    d = 12
-    S = covariance(5, d, 40)
-    rng = np.random.default_rng(6)
-    memo: dict = {}
-    for _ in range(4):
-        nodes = rng.integers(0, d, size=25)
-        sets = [np.flatnonzero((rng.random(d) < 0.6) & (np.arange(d) != j)) for j in nodes]
-        req = np.zeros((25, d), dtype=bool)
-        floor = 1e-12 * S[nodes, nodes]
-        plain = shrink_batch(S, nodes, sets, least_squares_cost, 0.01, req, floor)
-        assert same(shrink_batch(S, nodes, sets, least_squares_cost, 0.01, req, floor, memo), plain)
 
 
 @pytest.mark.parametrize("kind", sorted(COSTS))
@@ -117,7 +133,7 @@ def test_masks_that_avoid_path_and_intruders_keep_their_fit(kind):
     rng = np.random.default_rng(8)
     nodes, wide = random_requests(rng, d, 40, 0.8)
     masks = wide & (rng.random((40, d)) < 0.5)
-    path, intrude = GrowTree(S, cost, 0.01, {}).sensitivity(nodes, masks, wide)
+    path, intrude = grow_sensitivity(S, nodes, masks, wide, cost, 0.01)
     assert not (path & ~masks).any() and not (intrude & ~wide).any()
     base = grow_shrink_batch(S, nodes, masks, cost, 0.01)
     changed = 0
@@ -152,3 +168,16 @@ def test_move_scores_with_the_sensitivity_filter_equal_refitting_every_node(kind
     for o, (swaps, inserts) in zip(orders, fast, strict=True):
         assert np.array_equal(p.score.swap_scores(p.fit(o), a, b), swaps)
         assert np.array_equal(p.score.insert_scores(p.fit(o), src, dst), inserts)
+
+
+def test_the_compiled_inverse_matches_numpy_for_positive_definite_and_indefinite_matrices():
+    """Cholesky for positive definite matrices, Gauss-Jordan where a pivot is <= 0 (a safety net)."""
+    from gfopt.problems.dag_topo.selection_kernels import _invert
+
+    rng = np.random.default_rng(13)
+    B = rng.normal(size=(6, 6))
+    for M in (B @ B.T + 0.1 * np.eye(6), B + B.T):  # positive definite, then indefinite
+        assert np.linalg.eigvalsh(M).min() > 0 or np.linalg.eigvalsh(M).min() < -0.1
+        inv = np.zeros((8, 8))
+        _invert(np.pad(M, (0, 2)), inv, 6)  # the kernels pass larger work arrays
+        assert np.allclose(inv[:6, :6], np.linalg.inv(M), atol=1e-9)
