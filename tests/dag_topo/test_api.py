@@ -50,13 +50,11 @@ def test_learn_takes_a_dataframe_like_with_names_and_returns_the_weights(tmp_pat
     assert set(res.graph.nodes) == set(Frame.columns)
 
 
-def test_learn_gives_back_the_callers_blas_threads_and_page_settings(tmp_path, monkeypatch):
-    """The search runs with one BLAS thread and numpy's hugepage advice off (process_settings); `learn` restores
-    what the caller had, here two threads and the advice on."""
+def test_learn_gives_back_the_callers_blas_threads(tmp_path, monkeypatch):
+    """The search runs with one BLAS thread (process_settings); `learn` restores what the caller had, here two."""
     from threadpoolctl import threadpool_info, threadpool_limits
 
     from gfopt.problems.dag_topo.problem import DagTopoProblem
-    from gfopt.problems.dag_topo.process_settings import _set_huge_pages
 
     def threads() -> set[int]:
         return {pool["num_threads"] for pool in threadpool_info()}
@@ -64,17 +62,13 @@ def test_learn_gives_back_the_callers_blas_threads_and_page_settings(tmp_path, m
     seen = {}
     build = DagTopoProblem.__init__
 
-    def spy(self, *a, **k):  # the settings just after the problem is built, inside the run
+    def spy(self, *a, **k):  # the setting just after the problem is built, inside the run
         build(self, *a, **k)
-        seen["threads"], seen["pages"] = threads(), _set_huge_pages(False)
+        seen["threads"] = threads()
 
     monkeypatch.setattr(DagTopoProblem, "__init__", spy)
     ds = simulate("ER", 2, 6, 60, "gauss", "linear", 4)
     with threadpool_limits(limits=2):
-        before = _set_huge_pages(True)
-        try:
-            learn(ds.X, seed=0, outdir=tmp_path)
-            assert seen == {"threads": {1}, "pages": False}
-            assert threads() == {2} and _set_huge_pages(True) is True
-        finally:
-            _set_huge_pages(bool(before))
+        learn(ds.X, seed=0, outdir=tmp_path)
+        assert seen == {"threads": {1}}
+        assert threads() == {2}
