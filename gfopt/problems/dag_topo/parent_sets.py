@@ -88,7 +88,7 @@ class ParentSetScore(Score):
         return self.node_fits(np.array([j]), predecessors[None, :])[0]
 
     def node_fits(self, nodes: np.ndarray, predecessors: np.ndarray) -> list[tuple[float, np.ndarray, np.ndarray]]:
-        """`node_fit` for many requests; the cache misses are fitted in one vectorized batch."""
+        """`node_fit` for many requests; the cache misses are fitted in one call of the compiled loops."""
         masks = predecessors & self.candidates[:, nodes].T
         keys = self._keys(nodes, masks)
         out: list = [self._cache.get(k) for k in keys]
