@@ -51,9 +51,9 @@ def test_held_out_error_respects_forbidden_and_required_parents():
                                                    else np.zeros(0, dtype=int)), rel=1e-9)
 
 
-def test_batched_blocks_equal_one_fit_per_fold_and_multiplier():
-    """The block-diagonal batching is only a speed-up: each (fold, multiplier) alone gives the same error (93 rows:
-    folds of 19 and 18 rows, so the unbiased cost runs with two training sizes)."""
+def test_shared_grow_paths_equal_one_fit_per_fold_and_multiplier():
+    """Growing each fold once for all multipliers is only a speed-up: each (fold, multiplier) alone gives the same
+    error (93 rows: folds of 19 and 18 rows, so the unbiased cost runs with two training sizes)."""
     ds = simulate("SF", 4, 12, 93, "exp", "linear", 8)
     X, order = ds.X - ds.X.mean(axis=0), np.random.default_rng(1).permutation(12)
     together = held_out_errors(X, order, MULTIPLIERS, unbiased=True)
