@@ -122,8 +122,8 @@ def grow_many(S, nodes, masks, wide, required, kind, n, penalty):  # pragma: no 
 
 @njit(cache=True, inline="always")
 def _take(S, j, idx, m, p, t, Q, qj, diag, colj, chosen):  # pragma: no cover - compiled
-    """Add candidate p as the (t+1)-th parent: its pivot column given the t before; returns the node's new variance
-    entry's decrement applied (the node's conditional variance given all t+1)."""
+    """Add candidate p as the (t+1)-th parent: its pivot column given the t before updates the candidates'
+    conditional variances and covariances with the node; returns the node's variance given all t+1 parents."""
     b = idx[p]
     q = Q[t]
     for c in range(m):
