@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gfopt.problems.dag_topo import selection
 from gfopt.problems.dag_topo.selection import (
     UnbiasedCost,
     cost_code,
@@ -73,9 +74,9 @@ def oracle(S: np.ndarray, j: int, mask: np.ndarray, required: np.ndarray, cost, 
 
 
 @pytest.mark.parametrize("kind", sorted(COSTS))
-def test_grow_shrink_equals_a_direct_regression_oracle(kind):
+def test_grow_shrink_equals_a_direct_regression_oracle(kind, monkeypatch):
     """Same parents as the plain oracle and the same cost to 1e-9, with and without required parents; each
-    request's fit is the same alone as in its batch (a fit depends on its request only)."""
+    request's fit is the same alone as in its batch (a fit depends on its request only), and in small chunks."""
     d, cost = 10, COSTS[kind]
     S = covariance(11, d, 60)
     rng = np.random.default_rng(12)
@@ -92,6 +93,9 @@ def test_grow_shrink_equals_a_direct_regression_oracle(kind):
         assert len(sizes) >= 3  # empty, small and larger parent sets all occur
         alone = [grow_shrink_batch(S, nodes[r:r + 1], masks[r:r + 1], cost, 0.01, req[r:r + 1])[0] for r in (0, 7)]
         assert same(alone, [fits[0], fits[7]])
+
+    monkeypatch.setattr(selection, "BATCH_ENTRIES", 40)  # chunks of 3-4 requests: the same fits
+    assert same(grow_shrink_batch(S, nodes, masks, cost, 0.01, required), fits)
 
 
 def test_a_cost_without_a_compiled_form_is_refused_by_name():

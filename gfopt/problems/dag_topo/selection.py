@@ -101,9 +101,21 @@ def grow_shrink(S: np.ndarray, j: int, candidates: np.ndarray, cost: Transform, 
 
 def grow_shrink_batch(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost: Transform, penalty: float,
                       required: np.ndarray | None = None) -> list[Fit]:
-    """`grow_shrink` for many (node, candidate mask) requests; each is fitted on its own (compiled loops)."""
-    path = grow_paths(S, nodes, masks, cost, penalty, required)
-    return shrink_batch(S, nodes, path.taken, path.count, cost, penalty, path.required_mask)
+    """`grow_shrink` for many (node, candidate mask) requests; each is fitted on its own (compiled loops), in chunks
+    whose (requests x candidates) grow records stay within BATCH_ENTRIES."""
+    nodes, masks = np.asarray(nodes, dtype=np.int64), np.asarray(masks, dtype=bool)
+    required = None if required is None else np.asarray(required, dtype=bool)
+    step = max(1, BATCH_ENTRIES // (int(masks.sum(axis=1).max(initial=0)) + 1))
+    out: list[Fit] = []
+    for lo in range(0, len(masks), step):
+        part = slice(lo, lo + step)
+        path = grow_paths(S, nodes[part], masks[part], cost, penalty, None if required is None else required[part])
+        out += shrink_batch(S, nodes[part], path.taken, path.count, cost, penalty, path.required_mask)
+    return out
+
+
+BATCH_ENTRIES = 2_000_000
+"""Requests x (largest candidate count + 1) per compiled call of `grow_shrink_batch` (bounds its memory)."""
 
 
 class GrowPaths(NamedTuple):
