@@ -124,7 +124,7 @@ class DagTopoProblem(Problem):
         self.search_cfg: DagSearchConfig = _as(DagSearchConfig, search)
         self.knowledge_cfg: DagKnowledgeConfig = _as(DagKnowledgeConfig, knowledge)
         self.bootstrap_cfg: DagBootstrapConfig = _as(DagBootstrapConfig, bootstrap)
-        apply_search_settings()  # one BLAS thread (small matrices), 4 KB pages: see process_settings
+        apply_search_settings()  # one BLAS thread (small matrices): see process_settings
         self.w_threshold = float(w_threshold)
         dc, sc = self.data_cfg, self.score_cfg
         if dataset is None:
