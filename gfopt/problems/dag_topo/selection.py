@@ -192,12 +192,12 @@ def shrink_batch(S: np.ndarray, nodes: np.ndarray, parents: np.ndarray, counts: 
     Request r is node nodes[r] with parents parents[r, :counts[r]] (any order); `required[r]` (over d nodes)
     parents stay. Returns (cost, sorted parents, weights) per request.
     """
-    parents = np.ascontiguousarray(parents, dtype=np.int64)
-    S, nodes, _, _ = _requests(S, nodes, np.zeros((0, len(S)), dtype=bool), None)
+    S, nodes = np.ascontiguousarray(S, dtype=float), np.ascontiguousarray(nodes, dtype=np.int64)
     req = np.zeros((len(nodes), len(S)), dtype=bool) if required is None else \
         np.ascontiguousarray(required, dtype=bool)
-    cost_r, kept, kc, weights = shrink_many(S, nodes, parents, np.asarray(counts, dtype=np.int64), req,
-                                            *cost_code(cost), float(penalty))
+    cost_r, kept, kc, weights = shrink_many(S, nodes, np.ascontiguousarray(parents, dtype=np.int64),
+                                            np.ascontiguousarray(counts, dtype=np.int64), req, *cost_code(cost),
+                                            float(penalty))
     return [(float(cost_r[r]), kept[r, :k].copy(), weights[r, :k].copy()) for r, k in enumerate(kc.tolist())]
 
 
