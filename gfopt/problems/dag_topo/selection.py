@@ -16,13 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from gfopt.problems.dag_topo.selection_kernels import (  # noqa: F401 (the thresholds are this module's API too)
-    COLLINEAR,
-    MIN_VARIANCE,
-    RELATIVE_GAIN,
-    grow_many,
-    shrink_many,
-)
+from gfopt.problems.dag_topo.selection_kernels import RELATIVE_GAIN, grow_many, shrink_many
 
 Transform = Callable[..., Any]
 """f(v, k): the cost of residual variance v with k parents, elementwise on arrays."""
@@ -150,7 +144,7 @@ def grow_paths(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, cost: Transf
     of every other one as a prefix (`grow_prefix`).
     """
     S, nodes, masks, req = _requests(S, nodes, masks, required)
-    taken, count, nreq, variance, _, _ = grow_many(S, nodes, masks, masks, req, *cost_code(cost), float(penalty))
+    taken, count, nreq, variance, _, _ = grow_many(S, nodes, masks, masks, req, *cost_code(cost), float(penalty), False)
     return GrowPaths(taken, count, nreq, variance, req)
 
 
@@ -167,7 +161,7 @@ def grow_sensitivity(S: np.ndarray, nodes: np.ndarray, masks: np.ndarray, wide: 
     """
     S, nodes, masks, req = _requests(S, nodes, masks, None)
     wide = np.ascontiguousarray(wide, dtype=bool) | masks
-    return grow_many(S, nodes, masks, wide, req, *cost_code(cost), float(penalty))[4:]
+    return grow_many(S, nodes, masks, wide, req, *cost_code(cost), float(penalty), True)[4:]
 
 
 def grow_prefix(path: GrowPaths, cost: Transform, penalty: float) -> np.ndarray:

@@ -33,14 +33,15 @@ def cost_of(v: float, k: int, kind: int, n: int) -> float:
 
 
 @njit(cache=True)
-def grow_many(S, nodes, masks, wide, required, kind, n, penalty):  # pragma: no cover - compiled
+def grow_many(S, nodes, masks, wide, required, kind, n, penalty, record):  # pragma: no cover - compiled
     """The grow stage of every request (r: node nodes[r], candidates masks[r], a subset of wide[r]).
 
     Required candidates are taken first (lowest index first, skipping collinear ones); then the candidate with the
     largest gain colj^2 / diag (S's entries given the parents so far; first index on ties) while it lowers
     f(v) + penalty |A|. Returns taken (R, M) in the order taken, count (R,), required count (R,), variance (R, M+1)
-    after t parents, and per request over d nodes: path (added, or best when the grow stopped) and intrude (in
-    wide[r] with a gain at least a step's best inside the mask); see `selection.grow_sensitivity`.
+    after t parents, and with `record`, per request over d nodes: path (added, or best when the grow stopped) and
+    intrude (in wide[r] with a gain at least a step's best inside the mask; see `selection.grow_sensitivity`);
+    without it, both are empty (0, d) arrays.
     """
     R, d = masks.shape
     M = 0
@@ -50,8 +51,8 @@ def grow_many(S, nodes, masks, wide, required, kind, n, penalty):  # pragma: no 
     count = np.zeros(R, dtype=np.int64)
     nreq = np.zeros(R, dtype=np.int64)
     variance = np.full((R, M + 1), np.nan)
-    path = np.zeros((R, d), dtype=np.bool_)
-    intrude = np.zeros((R, d), dtype=np.bool_)
+    path = np.zeros((R if record else 0, d), dtype=np.bool_)
+    intrude = np.zeros((R if record else 0, d), dtype=np.bool_)
     idx = np.empty(d, dtype=np.int64)
     Q = np.empty((M, d))  # Q[s, c]: pivot column s at candidate c
     qj = np.empty(M)  # their entries at the node itself
@@ -101,12 +102,14 @@ def grow_many(S, nodes, masks, wide, required, kind, n, penalty):  # pragma: no 
                     gains[c] = colj[c] ** 2 / diag[c]
                     if inmask[c] and gains[c] > g:
                         g, best = gains[c], c
-            for c in range(m):
-                if gains[c] > -np.inf and gains[c] >= g:
-                    intrude[r, idx[c]] = True
+            if record:
+                for c in range(m):
+                    if gains[c] > -np.inf and gains[c] >= g:
+                        intrude[r, idx[c]] = True
             if best < 0:
                 break
-            path[r, idx[best]] = True
+            if record:
+                path[r, idx[best]] = True
             v_new = max(v - g, floor)
             new = cost_of(v_new, t + 1, kind, n) + penalty * (t + 1)
             if not new < current - RELATIVE_GAIN * abs(current):
