@@ -31,13 +31,11 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from dag_starts import fresh_instances  # noqa: E402
-from dag_suite import dagma  # noqa: E402
+from dag_starts import compute_dagma, fresh_instances, simulated  # noqa: E402
 
 import gfopt.problems.dag_topo.problem as problem_module  # noqa: E402
 from gfopt.core.engine import run  # noqa: E402
 from gfopt.core.local_search import LocalSearchEngine  # noqa: E402
-from gfopt.problems.dag_topo.data import simulate  # noqa: E402
 from gfopt.problems.dag_topo.metrics import count_accuracy  # noqa: E402
 from gfopt.problems.dag_topo.penalty import MULTIPLIERS, held_out_errors  # noqa: E402
 
@@ -96,10 +94,6 @@ def check_instances() -> list[dict]:
     return out
 
 
-def simulated(inst: dict):
-    return simulate(inst["graph"], inst["k"], inst["d"], inst["n"], inst["noise"], "linear", inst["seed"])
-
-
 def default_run(ds, choice) -> tuple[int, float]:
     """(SHD, seconds) of the default search with the problem module's held-out choice replaced by `choice`."""
     problem_module.choose_multiplier = choice
@@ -132,11 +126,7 @@ def main() -> None:
     ap.add_argument("--sets", nargs="+", choices=("tuning", "check"), default=["tuning", "check"])
     args = ap.parse_args()
     if args.compute_dagma:
-        out = {}
-        for inst in check_instances():
-            out[inst["seed"]] = dagma(simulated(inst))["shd"]
-            print(inst["seed"], out[inst["seed"]], flush=True)
-        CHECK_DAGMA.write_text(json.dumps(out, indent=0) + "\n")
+        compute_dagma(check_instances(), CHECK_DAGMA)
         return
     sets = {}
     if "tuning" in args.sets:

@@ -56,6 +56,15 @@ def simulated(inst: dict):
     return simulate(inst["graph"], inst["k"], inst["d"], inst["n"], inst["noise"], "linear", inst["seed"])
 
 
+def compute_dagma(instances: list[dict], path: Path) -> None:
+    """DAGMA's SHD on each instance, printed as it goes and written to `path` as {seed: SHD}."""
+    out = {}
+    for inst in instances:
+        out[inst["seed"]] = dagma(simulated(inst))["shd"]
+        print(inst["seed"], out[inst["seed"]], flush=True)
+    path.write_text(json.dumps(out, indent=0) + "\n")
+
+
 def default_run(ds, search: dict | None = None, restarts: int | None = None,
                 score: dict | None = None) -> tuple[int, float, float]:
     """(SHD, seconds, penalty multiplier used) of the default search (seed 0) with `problem.search` and
@@ -82,11 +91,7 @@ def main() -> None:
     args = ap.parse_args()
     settings = {name: SETTINGS[name] for name in args.settings}
     if args.compute_dagma:
-        out = {}
-        for inst in fresh_instances():
-            out[inst["seed"]] = dagma(simulated(inst))["shd"]
-            print(inst["seed"], out[inst["seed"]], flush=True)
-        FRESH_DAGMA.write_text(json.dumps(out, indent=0) + "\n")
+        compute_dagma(fresh_instances(), FRESH_DAGMA)
         return
     ref = dagma_rows()
     rows = []
