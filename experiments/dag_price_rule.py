@@ -119,6 +119,32 @@ def summary(label: str, rows: list[tuple[dict, int, dict]]) -> None:
                   f"time {sum(cells[column][1] for _, _, cells in part):6.1f} s")
 
 
+def selected_sets(names: list[str]) -> dict[str, list[tuple[dict, int]]]:
+    """(instance, DAGMA SHD) per set asked for: "tuning" (the pool) and / or "check"."""
+    sets = {}
+    if "tuning" in names:
+        sets["tuning pool"] = tuning_pool()
+    if "check" in names:
+        stored = json.loads(CHECK_DAGMA.read_text())
+        sets["check set"] = [(inst, stored[str(inst["seed"])]) for inst in check_instances()]
+    return sets
+
+
+def report(sets: dict[str, list[tuple[dict, int]]], cells_for) -> None:
+    """Per set: `cells_for(dataset)` ({column: (SHD, seconds)}) printed per instance as it goes, then `summary`."""
+    for label, instances in sets.items():
+        rows = []
+        for inst, ref in instances:
+            cells = cells_for(simulated(inst))
+            rows.append((inst, ref, cells))
+            name = f"{inst['graph']}{inst['k']} d={inst['d']} n={inst['n']} {inst['noise']} s{inst['seed']}"
+            print(name.ljust(28) + f" dagma {ref:3d} | "
+                  + " | ".join(f"{c} {shd:3d} {t:5.2f}s" for c, (shd, t) in cells.items()), flush=True)
+        print()
+        summary(label, rows)
+        print()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--compute-dagma", action="store_true", help=f"run DAGMA on the check set into {CHECK_DAGMA}")
@@ -128,28 +154,16 @@ def main() -> None:
     if args.compute_dagma:
         compute_dagma(check_instances(), CHECK_DAGMA)
         return
-    sets = {}
-    if "tuning" in args.sets:
-        sets["tuning pool"] = tuning_pool()
-    if "check" in args.sets:
-        stored = json.loads(CHECK_DAGMA.read_text())
-        sets["check set"] = [(inst, stored[str(inst["seed"])]) for inst in check_instances()]
-    for label, instances in sets.items():
-        rows = []
-        for inst, ref in instances:
-            ds = simulated(inst)
-            cells = {"default": default_run(ds, DEFAULT_CHOICE), "wide": default_run(ds, wide_choice)}
-            if args.factors:
-                fixed = {f"x{c:g}": default_run(ds, fixed_choice(c)) for c in WIDE}
-                cells.update(fixed)
-                cells["best x"] = min(fixed.values())
-            rows.append((inst, ref, cells))
-            name = f"{inst['graph']}{inst['k']} d={inst['d']} n={inst['n']} {inst['noise']} s{inst['seed']}"
-            print(name.ljust(28) + f" dagma {ref:3d} | "
-                  + " | ".join(f"{c} {shd:3d} {t:5.2f}s" for c, (shd, t) in cells.items()), flush=True)
-        print()
-        summary(label, rows)
-        print()
+
+    def cells_for(ds) -> dict[str, tuple[int, float]]:
+        cells = {"default": default_run(ds, DEFAULT_CHOICE), "wide": default_run(ds, wide_choice)}
+        if args.factors:
+            fixed = {f"x{c:g}": default_run(ds, fixed_choice(c)) for c in WIDE}
+            cells.update(fixed)
+            cells["best x"] = min(fixed.values())
+        return cells
+
+    report(selected_sets(args.sets), cells_for)
 
 
 if __name__ == "__main__":

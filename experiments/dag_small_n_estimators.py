@@ -15,7 +15,7 @@ two other estimators named there, on the same two sets (dag_price_rule's tuning 
                close a cycle
 Each column's time is the default's plus its own work. Needs scikit-learn for the lasso (the `peers` extra installs
 it). Prints SHD per instance, then per set and n / d group the worst SHD minus DAGMA's, the count at or below it,
-the sum and the time (dag_price_rule.summary).
+the sum and the time (dag_price_rule.report).
 Run: PYTHONPATH=. OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 python
     experiments/dag_small_n_estimators.py [--sets tuning check] > experiments/dag_small_n_estimators.txt
 """
@@ -23,7 +23,6 @@ Run: PYTHONPATH=. OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 pyt
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -35,8 +34,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from dag_price_rule import CHECK_DAGMA, check_instances, summary, tuning_pool  # noqa: E402
-from dag_starts import simulated  # noqa: E402
+from dag_price_rule import report, selected_sets  # noqa: E402
 
 from gfopt.core.engine import run  # noqa: E402
 from gfopt.core.local_search import LocalSearchEngine  # noqa: E402
@@ -130,23 +128,7 @@ def main() -> None:
     args = ap.parse_args()
     logging.disable(logging.WARNING)  # the units warning on some instances; the data are the simulator's
     warnings.filterwarnings("ignore", message="Objective did not converge")  # the smallest lambdas with n <= d
-    sets = {}
-    if "tuning" in args.sets:
-        sets["tuning pool"] = tuning_pool()
-    if "check" in args.sets:
-        stored = json.loads(CHECK_DAGMA.read_text())
-        sets["check set"] = [(inst, stored[str(inst["seed"])]) for inst in check_instances()]
-    for label, instances in sets.items():
-        rows = []
-        for inst, ref in instances:
-            cells = cells_for(simulated(inst))
-            rows.append((inst, ref, cells))
-            name = f"{inst['graph']}{inst['k']} d={inst['d']} n={inst['n']} {inst['noise']} s{inst['seed']}"
-            print(name.ljust(28) + f" dagma {ref:3d} | "
-                  + " | ".join(f"{c} {shd:3d} {t:5.2f}s" for c, (shd, t) in cells.items()), flush=True)
-        print()
-        summary(label, rows)
-        print()
+    report(selected_sets(args.sets), cells_for)
 
 
 if __name__ == "__main__":
