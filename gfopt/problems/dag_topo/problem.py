@@ -72,7 +72,9 @@ SCREEN_PENALTY = 0.5
 """Candidate screening uses half the BIC penalty: missing a parent there cannot be undone by the search."""
 SCREEN_PENALTY_SMALL_N = 0.1
 """... and this fraction with n <= 2d, where the screen is grow-shrink on all other nodes (at 0.5 it dropped 70 of
-ER6 d=50 n=100's 300 true edges: SHD 221; 0.1: 145; unscreened: 41 at 1.6x the time, 2-4x at d=100 n=200)."""
+ER6 d=50 n=100's 300 true edges: SHD 221; 0.1: 145, since then 59). Unscreened moves SHD both ways on the d < n <= 2d
+instances (worst case the same on the tuning pool, better on the check set) at up to 1.8x the time, which takes
+the default past 3x the old one's (experiments/dag_screen_small_n.txt, docs/dag_topo.md)."""
 SCREEN_MIN_N = 1
 """`score.screen` null screens only when n > SCREEN_MIN_N * d (n <= d: every allowed pair is a candidate)."""
 HELD_OUT_MIN_N = 2
