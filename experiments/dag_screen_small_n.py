@@ -50,21 +50,20 @@ def searched(ds, screen_min_n: int) -> tuple[problem_module.DagTopoProblem, np.n
         problem_module.SCREEN_MIN_N = SCREEN_MIN_N
 
 
-def working_set(p: problem_module.DagTopoProblem, order: np.ndarray) -> tuple[np.ndarray, int]:
-    """(final order, rounds): widen the candidates by the unscreened fit's parents and search on until none is new."""
-    rounds = 0
-    while rounds < MAX_ROUNDS:
+def working_set(p: problem_module.DagTopoProblem, order: np.ndarray) -> np.ndarray:
+    """The final order: widen the candidates by the unscreened fit's parents and search on until none is new (at
+    most MAX_ROUNDS times)."""
+    for _ in range(MAX_ROUNDS):
         sc = p.score
         unscreened = ParentSetScore(sc.S, sc.cost, sc.penalty, sc.name).fit_order(order)
         new = (unscreened.W != 0) & ~sc.candidates
         if not new.any():
             break
-        rounds += 1
         sc.add_candidates(new)
         p._fits.clear()  # order fits cached with the narrower candidates
         p.initial = lambda n, rng, start=order: [start.copy()]  # continue from the order reached (no restarts)
         order = np.asarray(run(p, LocalSearchEngine(restarts=0), np.random.default_rng(0)).best)
-    return order, rounds
+    return order
 
 
 def cells_for(ds) -> dict[str, tuple[int, float]]:
@@ -79,7 +78,7 @@ def cells_for(ds) -> dict[str, tuple[int, float]]:
     unscreened, unscreened_order = searched(ds, 2)
     cells["no screen"] = (shd(unscreened, unscreened_order), time.perf_counter() - t)
     t = time.perf_counter()
-    final, _ = working_set(p, order)
+    final = working_set(p, order)
     cells["working set"] = (shd(p, final), cells["default"][1] + time.perf_counter() - t)
     return cells
 
