@@ -43,23 +43,6 @@ def test_cli_end_to_end_on_tiny_zoo(tmp_path):
     assert np.isfinite(vec).all()
 
 
-@pytest.mark.slow
-def test_tiny_preset_shows_evolution_beating_the_best_expert(tmp_path):
-    """The README's smoke test (tiny zoo, 120 evaluations, every baseline): the chosen GENOME+ result beats the
-    validation-chosen best single expert on test on every held-out task, multiple choice included, by a wide margin."""
-    env = dict(os.environ, GFOPT_HOME=str(tmp_path / "home"), CI="true", OMP_NUM_THREADS="1")
-    run_dir = tmp_path / "run"
-    cmd = [sys.executable, "-m", "gfopt", "problem=llm_evo", "problem.zoo.preset=tiny", "budget.evaluations=120",
-           f"hydra.run.dir={run_dir}"]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    res = json.loads((run_dir / "result.json").read_text())
-    assert "mc0" in res["targets"] and len(res["targets"]) == 4
-    chosen, expert = res["test"]["chosen"], res["test"]["baselines"]["best_expert"]
-    for task in res["targets"]:
-        assert chosen[task] >= 0.5 and chosen[task] > expert[task] + 0.3, (task, chosen, expert)
-
-
 def test_bad_input_is_one_line_exit_2(tmp_path):
     cmd = [sys.executable, "-m", "gfopt", "problem=llm_evo", "engine=genome", f"problem.model.base={tmp_path}/nope",
            f"problem.model.experts=[{tmp_path}/a,{tmp_path}/b]", f"+problem.tasks.t.dir={tmp_path}",
