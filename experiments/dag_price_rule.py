@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import re
 import sys
 import time
@@ -128,6 +129,16 @@ def selected_sets(names: list[str]) -> dict[str, list[tuple[dict, int]]]:
         stored = json.loads(CHECK_DAGMA.read_text())
         sets["check set"] = [(inst, stored[str(inst["seed"])]) for inst in check_instances()]
     return sets
+
+
+def sets_from_cli(description: str) -> dict[str, list[tuple[dict, int]]]:
+    """The sets named by `--sets` (default both), for the scripts that compare estimators on them; the units warning
+    some instances raise is silenced (the data are the simulator's)."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--sets", nargs="+", choices=("tuning", "check"), default=["tuning", "check"])
+    names = ap.parse_args().sets
+    logging.disable(logging.WARNING)
+    return selected_sets(names)
 
 
 def report(sets: dict[str, list[tuple[dict, int]]], cells_for) -> None:

@@ -18,8 +18,6 @@ Run: PYTHONPATH=. OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 pyt
 
 from __future__ import annotations
 
-import argparse
-import logging
 import sys
 import time
 from pathlib import Path
@@ -28,7 +26,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from dag_price_rule import report, selected_sets  # noqa: E402
+from dag_price_rule import report, sets_from_cli  # noqa: E402
 
 import gfopt.problems.dag_topo.problem as problem_module  # noqa: E402
 from gfopt.core.engine import run  # noqa: E402
@@ -84,12 +82,8 @@ def cells_for(ds) -> dict[str, tuple[int, float]]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sets", nargs="+", choices=("tuning", "check"), default=["tuning", "check"])
-    args = ap.parse_args()
-    logging.disable(logging.WARNING)  # the units warning on some instances; the data are the simulator's
     sets = {label: [(inst, ref) for inst, ref in rows if inst["n"] > inst["d"]]
-            for label, rows in selected_sets(args.sets).items()}
+            for label, rows in sets_from_cli(__doc__.splitlines()[0]).items()}
     report(sets, cells_for)
 
 

@@ -30,8 +30,6 @@ Run: PYTHONPATH=. OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 pyt
 
 from __future__ import annotations
 
-import argparse
-import logging
 import sys
 import time
 import warnings
@@ -42,7 +40,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from dag_price_rule import WIDE, report, selected_sets  # noqa: E402
+from dag_price_rule import WIDE, report, sets_from_cli  # noqa: E402
 
 from gfopt.core.engine import run  # noqa: E402
 from gfopt.core.local_search import LocalSearchEngine  # noqa: E402
@@ -172,12 +170,9 @@ def cells_for(ds) -> dict[str, tuple[int, float]]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sets", nargs="+", choices=("tuning", "check"), default=["tuning", "check"])
-    args = ap.parse_args()
-    logging.disable(logging.WARNING)  # the units warning on some instances; the data are the simulator's
+    sets = sets_from_cli(__doc__.splitlines()[0])
     warnings.filterwarnings("ignore", message="Objective did not converge")  # the smallest lambdas with n <= d
-    report(selected_sets(args.sets), cells_for)
+    report(sets, cells_for)
 
 
 if __name__ == "__main__":
