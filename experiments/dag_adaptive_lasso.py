@@ -25,26 +25,20 @@ from __future__ import annotations
 
 import sys
 import time
-import warnings
 from pathlib import Path
 
-import networkx as nx
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from dag_price_rule import report, sets_from_cli  # noqa: E402
+from dag_small_n_estimators import THRESHOLD, best_price_fits, default_search, lasso_main, true_order  # noqa: E402
 
-from gfopt.core.engine import run  # noqa: E402
-from gfopt.core.local_search import LocalSearchEngine  # noqa: E402
 from gfopt.problems.dag_topo.metrics import count_accuracy  # noqa: E402
-from gfopt.problems.dag_topo.parent_sets import ParentSetScore  # noqa: E402
-from gfopt.problems.dag_topo.problem import RIDGE_SMALL_N, DagTopoProblem  # noqa: E402
+from gfopt.problems.dag_topo.problem import RIDGE_SMALL_N  # noqa: E402
 
 ALPHAS = np.geomspace(1.0, 0.001, 24)
 FACTORS = np.geomspace(4.0, 0.03, 24)
 FIXED = 14  # index into ALPHAS: 0.0149
-THRESHOLD = 0.3
 
 
 def adaptive_lasso_paths(X: np.ndarray, order: np.ndarray, ridge: float) -> np.ndarray:
@@ -79,18 +73,13 @@ def cells_for(ds) -> dict[str, tuple[int, float]]:
     def shd(W: np.ndarray) -> int:
         return count_accuracy(ds.B_true, np.where(np.abs(W) >= THRESHOLD, W, 0.0))["shd"]
 
-    t0 = time.perf_counter()
-    p = DagTopoProblem(data={"center": True}, dataset=ds)
-    order = np.asarray(run(p, LocalSearchEngine(restarts=None), np.random.default_rng(0)).best)
-    base = time.perf_counter() - t0
-    cells = {"default": (shd(p.thresholded(p.fit(order).W)), base)}
+    p, order, found, base = default_search(ds)
+    cells = {"default": (shd(found), base)}
     ridge = RIDGE_SMALL_N * min(1.0, p.d / p.n)
 
-    true_order = np.array(list(nx.topological_sort(nx.DiGraph(ds.B_true != 0))))
-    sc, unit = p.score, p.score.penalty / p.penalty_multiplier  # the price at factor 1
-    cells["L0 true best"] = (min(shd(ParentSetScore(sc.S, sc.cost, unit * f, sc.name).fit_order(true_order).W)
-                                 for f in FACTORS), base)
-    cells["alasso true best"] = (min(shd(W) for W in adaptive_lasso_paths(p.X, true_order, ridge)), base)
+    truth = true_order(ds.B_true)
+    cells["L0 true best"] = (min(shd(W) for W in best_price_fits(p, truth, FACTORS)), base)
+    cells["alasso true best"] = (min(shd(W) for W in adaptive_lasso_paths(p.X, truth, ridge)), base)
 
     t = time.perf_counter()
     paths = adaptive_lasso_paths(p.X, order, ridge)
@@ -104,9 +93,7 @@ def cells_for(ds) -> dict[str, tuple[int, float]]:
 
 
 def main() -> None:
-    sets = sets_from_cli(__doc__.splitlines()[0])
-    warnings.filterwarnings("ignore", message="Objective did not converge")  # the smallest lambdas with n <= d
-    report(sets, cells_for)
+    lasso_main(cells_for, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

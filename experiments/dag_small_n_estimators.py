@@ -128,16 +128,39 @@ def consensus(freq: np.ndarray, at_least: float) -> np.ndarray:
     return nx.to_numpy_array(G, nodelist=range(d))
 
 
+def default_search(ds) -> tuple[DagTopoProblem, np.ndarray, np.ndarray, float]:
+    """The default's problem, found order (engine restarts null, seed 0), thresholded W and the seconds they took."""
+    t0 = time.perf_counter()
+    p = DagTopoProblem(data={"center": True}, dataset=ds)
+    order = np.asarray(run(p, LocalSearchEngine(restarts=None), np.random.default_rng(0)).best)
+    found = p.thresholded(p.fit(order).W)
+    return p, order, found, time.perf_counter() - t0
+
+
+def true_order(B: np.ndarray) -> np.ndarray:
+    """A topological order of the true graph."""
+    return np.array(list(nx.topological_sort(nx.DiGraph(B != 0))))
+
+
+def best_price_fits(p: DagTopoProblem, order: np.ndarray, factors) -> list[np.ndarray]:
+    """W of the default's fit (its S and cost, every predecessor a candidate) in `order` at each price factor."""
+    sc, unit = p.score, p.score.penalty / p.penalty_multiplier  # the price at factor 1
+    return [ParentSetScore(sc.S, sc.cost, unit * f, sc.name).fit_order(order).W for f in factors]
+
+
+def lasso_main(cells_for, description: str) -> None:
+    """Report `cells_for` on the sets named by --sets, without the lasso's convergence warnings."""
+    sets = sets_from_cli(description)
+    warnings.filterwarnings("ignore", message="Objective did not converge")  # the smallest lambdas with n <= d
+    report(sets, cells_for)
+
+
 def cells_for(ds) -> dict[str, tuple[int, float]]:
     """(SHD, seconds) per column for one instance."""
     def shd(W: np.ndarray) -> int:
         return count_accuracy(ds.B_true, np.where(np.abs(W) >= THRESHOLD, W, 0.0))["shd"]
 
-    t0 = time.perf_counter()
-    p = DagTopoProblem(data={"center": True}, dataset=ds)
-    order = np.asarray(run(p, LocalSearchEngine(restarts=None), np.random.default_rng(0)).best)
-    found = p.thresholded(p.fit(order).W)
-    base = time.perf_counter() - t0
+    p, order, found, base = default_search(ds)
     cells = {"default": (shd(found), base)}
 
     t = time.perf_counter()
@@ -154,11 +177,9 @@ def cells_for(ds) -> dict[str, tuple[int, float]]:
 
     t = time.perf_counter()
     cells["polish"] = (shd(polished(p, order)), base + time.perf_counter() - t)
-    true_order = np.array(list(nx.topological_sort(nx.DiGraph(ds.B_true != 0))))
-    cells["true order"] = (shd(p.fit(true_order).W), base)
-    sc, unit = p.score, p.score.penalty / p.penalty_multiplier  # the price at factor 1
-    cells["true best"] = (min(shd(ParentSetScore(sc.S, sc.cost, unit * f, sc.name).fit_order(true_order).W)
-                              for f in WIDE), base)
+    truth = true_order(ds.B_true)
+    cells["true order"] = (shd(p.fit(truth).W), base)
+    cells["true best"] = (min(shd(W) for W in best_price_fits(p, truth, WIDE)), base)
 
     t = time.perf_counter()
     freq = (RESAMPLES * edge_frequencies(p, RESAMPLES, 0) + (found != 0)) / (RESAMPLES + 1)
@@ -170,9 +191,7 @@ def cells_for(ds) -> dict[str, tuple[int, float]]:
 
 
 def main() -> None:
-    sets = sets_from_cli(__doc__.splitlines()[0])
-    warnings.filterwarnings("ignore", message="Objective did not converge")  # the smallest lambdas with n <= d
-    report(sets, cells_for)
+    lasso_main(cells_for, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":
